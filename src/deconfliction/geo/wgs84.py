@@ -17,7 +17,10 @@ GEOD = Geod(ellps="WGS84")
 
 def geodesic_distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Geodesic distance in metres between points given in degrees (vectorised)."""
-    _, _, dist = GEOD.inv(lon1, lat1, lon2, lat2)
+    args = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (lon1, lat1, lon2, lat2)))
+    if args[0].ndim == 0:
+        return np.asarray(GEOD.inv(*(float(a) for a in args))[2])
+    _, _, dist = GEOD.inv(*(np.ascontiguousarray(a) for a in args))
     return np.asarray(dist, dtype=float)
 
 
