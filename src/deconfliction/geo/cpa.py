@@ -1,20 +1,14 @@
-"""Closest point of approach between moving units: conflict windows, an exhaustive search and a sweep index.
+"""Closest point of approach between moving units: conflict windows, exhaustive and indexed search.
 
-Each unit moves in a straight line at constant velocity (dead reckoning). A pair is in
-conflict when, at some time ``t`` in ``[0, lookahead_s]``, it is both closer than
-``separation_m`` horizontally and closer than ``vertical_m`` vertically (both strict).
-
-Horizontal geometry is taken on the ellipsoid surface: each unit's earth-centred position at
-height 0 and its horizontal velocity as an earth-centred vector (from its own east/north
-axes); the relative position and velocity of a pair are projected onto the tangent plane
-whose normal bisects the two units' normals, which keeps the maths symmetric in the pair and
-regular at the poles. Vertical geometry is the altitude difference and the climb-rate
-difference. An unknown (NaN) altitude never hides a conflict: the vertical condition then
-holds at every time.
-
-:func:`closest_approaches` finds candidate pairs with a sweep over strips of a rotated
-earth-centred frame and then applies exactly the same per-pair test as
-:func:`brute_force_closest_approaches`, so both return identical encounters.
+Units move in straight lines at constant velocity. A pair is in conflict when at some time
+in ``[0, lookahead_s]`` it is closer than ``separation_m`` horizontally and than
+``vertical_m`` vertically (both strict). Horizontally, each unit is its earth-centred point
+at height 0 with its east/north velocity turned into an earth-centred vector; a pair's
+relative position and velocity are projected onto the tangent plane whose normal bisects
+the two units' normals (symmetric in the pair, regular at the poles). Vertically, it is the
+altitude and climb-rate difference; an unknown (NaN) altitude never hides a conflict.
+:func:`closest_approaches` finds candidates with a sweep index, then applies the very test
+of :func:`brute_force_closest_approaches`, so both return identical encounters.
 """
 from __future__ import annotations
 
@@ -28,7 +22,7 @@ from deconfliction.geo.wgs84 import A_M, E2, ecef, enu_basis
 __all__ = ["Encounters", "closest_approaches", "brute_force_closest_approaches"]
 
 _MIN_RELATIVE_SPEED2 = 1e-18
-"""Relative horizontal speed squared (m²/s²) below which a pair counts as not moving apart."""
+"""Relative horizontal speed squared (m²/s²) below which a pair's distance counts as constant."""
 _MIN_RELATIVE_CLIMB = 1e-9
 """Relative climb rate (m/s) below which a pair's vertical separation counts as constant."""
 _MIN_RADIUS_OF_CURVATURE_M = A_M * (1 - E2)
@@ -39,31 +33,93 @@ _SLACK_M = 1.0
 """Extra box margin covering rounding in the index (its arithmetic differs from the test's)."""
 _PAIR_BUDGET = 1 << 21
 """Pairs listed at once by the exhaustive search (bounds its memory)."""
+_KEY_BITS = 31
+"""Bits of a sort key given to the quantised box start along x; strips take the rest."""
 _BLOCK = 1 << 14
-"""Pairs tested at once by the exact test."""
+"""Pairs handled at once: few enough for the temporaries to stay in cache (a third faster)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Encounters:
     """Conflicting pairs, one row per pair, i < j, sorted by (i, j)."""
 
-    i: np.ndarray
-    j: np.ndarray
-    cpa_t_s: np.ndarray
-    cpa_distance_m: np.ndarray
-    vertical_m: np.ndarray
-    distance_m: np.ndarray
-    vertical_now_m: np.ndarray
+    i: np.ndarray  # int64 index of the first unit
+    j: np.ndarray  # int64 index of the second unit
+    cpa_t_s: np.ndarray  # seconds from now of the closest horizontal approach while in conflict
+    cpa_distance_m: np.ndarray  # horizontal distance at cpa_t_s
+    vertical_m: np.ndarray  # vertical separation at cpa_t_s (NaN when an altitude is unknown)
+    distance_m: np.ndarray  # horizontal distance now
+    vertical_now_m: np.ndarray  # vertical separation now (NaN when an altitude is unknown)
 
     def __len__(self) -> int:
         return int(self.i.shape[0])
 
 
+def closest_approaches(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps,
+                       *, lookahead_s: float, separation_m: float, vertical_m: float,
+                       groups=None) -> Encounters:
+    """Conflicting pairs of units over the look-ahead, found through a spatial index.
+
+    ``lon_deg``, ``lat_deg`` (WGS84 degrees), ``alt_m`` (metres, NaN when unknown) and the
+    velocity ``v_east_mps``, ``v_north_mps``, ``v_up_mps`` (m/s, held constant) are 1-D
+    arrays of one length. A pair conflicts when at some time in ``[0, lookahead_s]`` seconds
+    it is closer than ``separation_m`` horizontally and than ``vertical_m`` vertically.
+    With ``groups``, only units of different groups are checked against each other.
+    The result is identical to :func:`brute_force_closest_approaches`.
+
+    >>> e = closest_approaches([38.0, 38.01], [33.0, 33.0], [100.0, 100.0],
+    ...     [10.0, -10.0], [0.0, 0.0], [0.0, 0.0],
+    ...     lookahead_s=300, separation_m=500, vertical_m=300)
+    >>> round(float(e.cpa_t_s[0]), 1), round(float(e.cpa_distance_m[0]), 3)
+    (46.7, 0.0)
+    """
+    units = _units(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps, groups)
+    limits = _Limits(float(lookahead_s), float(separation_m), float(vertical_m))
+    boxes = _boxes(units, limits)
+    if boxes is None:  # fewer than two units, or paths too long for the proven margins
+        return _encounters(units, *_exhaustive(units, limits), limits)
+    # Renumber units in sweep order so that every gather below reads nearby memory.
+    strip0, _ = _strips(boxes.lo[1], boxes.hi[1])
+    order = np.argsort((strip0 << _KEY_BITS) | _quantised(boxes.lo[0], boxes.hi[0])[0])
+    a, b = _candidates(_Boxes(*(tuple(c[order] for c in side) for side in (boxes.lo, boxes.hi))))
+    i, j = order.take(a), order.take(b)
+    swap = i > j
+    a, b = np.where(swap, b, a), np.where(swap, a, b)  # keep the exhaustive search's orientation
+    kept = np.flatnonzero(_conflicting(_reordered(units, order), a, b, limits))
+    i, j = i.take(kept), j.take(kept)
+    return _encounters(units, np.minimum(i, j), np.maximum(i, j), limits)
+
+
+def brute_force_closest_approaches(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps,
+                                   *, lookahead_s: float, separation_m: float, vertical_m: float,
+                                   groups=None) -> Encounters:
+    """Conflicting pairs by testing every pair: O(n²), the reference for the indexed search.
+
+    Same arguments and result as :func:`closest_approaches`.
+
+    >>> e = brute_force_closest_approaches([38.0, 38.01], [33.0, 33.0], [100.0, 100.0],
+    ...     [10.0, -10.0], [0.0, 0.0], [0.0, 0.0],
+    ...     lookahead_s=300, separation_m=500, vertical_m=300)
+    >>> len(e), e.i.tolist(), e.j.tolist()
+    (1, [0], [1])
+    """
+    units = _units(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps, groups)
+    limits = _Limits(float(lookahead_s), float(separation_m), float(vertical_m))
+    return _encounters(units, *_exhaustive(units, limits), limits)
+
+
 @dataclass(frozen=True, slots=True)
 class _Limits:
+    """Look-ahead (s) and the horizontal and vertical separation minima (m)."""
+
     lookahead_s: float
     separation_m: float
     vertical_m: float
+
+    def __post_init__(self):
+        if not all(np.isfinite(x) and x >= 0 for x in (self.lookahead_s, self.separation_m,
+                                                         self.vertical_m)):
+            raise GeometryError("lookahead_s, separation_m and vertical_m must be finite, >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +137,8 @@ class _Units:
         return int(self.alt_m.shape[0])
 
 
-def _limits(lookahead_s: float, separation_m: float, vertical_m: float) -> _Limits:
-    values = (float(lookahead_s), float(separation_m), float(vertical_m))
-    if not all(np.isfinite(x) and x >= 0 for x in values):
-        raise GeometryError("lookahead_s, separation_m and vertical_m must be finite and >= 0")
-    return _Limits(*values)
-
-
 def _units(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps, groups) -> _Units:
+    """Validated per-unit state; a non-finite altitude is unknown."""
     arrays = [np.asarray(a, dtype=np.float64) for a in
               (lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps)]
     n = arrays[0].shape[0] if arrays[0].ndim == 1 else -1
@@ -99,19 +149,14 @@ def _units(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps, groups) -
         raise GeometryError("positions and velocities must be finite (only altitude may be NaN)")
     if np.any(np.abs(lat) > 90):
         raise GeometryError("latitude must be within [-90, 90] degrees")
-    if groups is not None:
-        groups = np.asarray(groups)
-        if groups.shape != (n,):
-            raise GeometryError("groups must be 1-D and as long as the unit arrays")
+    if groups is not None and np.shape(groups) != (n,):
+        raise GeometryError("groups must be 1-D and as long as the unit arrays")
     east, north, up = enu_basis(lon, lat)
     p = ecef(lon, lat)
     v = east * ve[:, None] + north * vn[:, None]
-    return _Units(
-        p=(p[:, 0].copy(), p[:, 1].copy(), p[:, 2].copy()),
-        v=(v[:, 0].copy(), v[:, 1].copy(), v[:, 2].copy()),
-        up=(up[:, 0].copy(), up[:, 1].copy(), up[:, 2].copy()),
-        alt_m=np.where(np.isfinite(alt), alt, np.nan), v_up_mps=vu, groups=groups,
-    )
+    p, v, up = (tuple(np.ascontiguousarray(a.T)) for a in (p, v, up))
+    groups = None if groups is None else np.asarray(groups)
+    return _Units(p, v, up, np.where(np.isfinite(alt), alt, np.nan), vu, groups)
 
 
 def _horizontal(units: _Units, i: np.ndarray, j: np.ndarray):
@@ -171,13 +216,13 @@ def _meets(t_in, t_out, v_in, v_out, lookahead_s: float):
 
 def _conflicting(units: _Units, i: np.ndarray, j: np.ndarray, limits: _Limits) -> np.ndarray:
     """Mask of the pairs (i, j) that are in conflict; the one test both searches share."""
-    # Blocks small enough for their temporaries to stay in cache run about a third faster.
     return np.concatenate([np.zeros(0, dtype=bool)] + [
         _conflicting_block(units, i[k:k + _BLOCK], j[k:k + _BLOCK], limits)
         for k in range(0, i.shape[0], _BLOCK)])
 
 
 def _conflicting_block(units: _Units, i: np.ndarray, j: np.ndarray, limits: _Limits):
+    """Mask of conflicts among pairs (i, j): groups, then horizontal, then vertical window."""
     keep = np.arange(i.shape[0])
     if units.groups is not None:
         keep = np.flatnonzero(units.groups.take(i) != units.groups.take(j))
@@ -213,24 +258,6 @@ def _encounters(units: _Units, i: np.ndarray, j: np.ndarray, limits: _Limits) ->
     )
 
 
-def brute_force_closest_approaches(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps,
-                                   *, lookahead_s: float, separation_m: float, vertical_m: float,
-                                   groups=None) -> Encounters:
-    """Conflicting pairs by testing every pair: O(n²), the reference for the indexed search.
-
-    Same arguments and result as :func:`closest_approaches`.
-
-    >>> e = brute_force_closest_approaches([38.0, 38.01], [33.0, 33.0], [100.0, 100.0],
-    ...     [10.0, -10.0], [0.0, 0.0], [0.0, 0.0],
-    ...     lookahead_s=300, separation_m=500, vertical_m=300)
-    >>> len(e), e.i.tolist(), e.j.tolist()
-    (1, [0], [1])
-    """
-    units = _units(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps, groups)
-    limits = _limits(lookahead_s, separation_m, vertical_m)
-    return _encounters(units, *_exhaustive(units, limits), limits)
-
-
 def _exhaustive(units: _Units, limits: _Limits) -> tuple[np.ndarray, np.ndarray]:
     """Every conflicting pair, testing all n(n-1)/2 pairs in blocks of rows."""
     n = len(units)
@@ -240,13 +267,14 @@ def _exhaustive(units: _Units, limits: _Limits) -> tuple[np.ndarray, np.ndarray]
         rows = np.arange(first, min(first + step, n - 1), dtype=np.int64)
         i = np.repeat(rows, n - 1 - rows)
         j = _runs_after(rows + 1, n - 1 - rows)
-        mask = _conflicting(units, i, j, limits)
-        found_i.append(i[mask])
-        found_j.append(j[mask])
+        kept = np.flatnonzero(_conflicting(units, i, j, limits))
+        found_i.append(i.take(kept))
+        found_j.append(j.take(kept))
     return _concat(found_i), _concat(found_j)
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenated index arrays (int64, possibly empty)."""
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
@@ -255,40 +283,6 @@ def _runs_after(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
     offsets = np.cumsum(counts) - counts
     return np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
-
-
-def closest_approaches(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps,
-                       *, lookahead_s: float, separation_m: float, vertical_m: float,
-                       groups=None) -> Encounters:
-    """Conflicting pairs of units over the look-ahead, found through a spatial index.
-
-    ``lon_deg``, ``lat_deg`` (WGS84 degrees), ``alt_m`` (metres, NaN when unknown) and the
-    velocity ``v_east_mps``, ``v_north_mps``, ``v_up_mps`` (m/s, held constant) are 1-D
-    arrays of one length. A pair conflicts when at some time in ``[0, lookahead_s]`` seconds
-    it is closer than ``separation_m`` horizontally and than ``vertical_m`` vertically.
-    With ``groups``, only units of different groups are checked against each other.
-    The result is identical to :func:`brute_force_closest_approaches`.
-
-    >>> e = closest_approaches([38.0, 38.01], [33.0, 33.0], [100.0, 100.0],
-    ...     [10.0, -10.0], [0.0, 0.0], [0.0, 0.0],
-    ...     lookahead_s=300, separation_m=500, vertical_m=300)
-    >>> round(float(e.cpa_t_s[0]), 1), round(float(e.cpa_distance_m[0]), 3)
-    (46.7, 0.0)
-    """
-    units = _units(lon_deg, lat_deg, alt_m, v_east_mps, v_north_mps, v_up_mps, groups)
-    limits = _limits(lookahead_s, separation_m, vertical_m)
-    boxes = _boxes(units, limits)
-    if boxes is None:  # paths too long for the proven index margins
-        return _encounters(units, *_exhaustive(units, limits), limits)
-    # Renumber units in sweep order so that every gather below reads nearby memory.
-    order = _sweep_order(boxes)
-    a, b = _candidates(_Boxes(*(tuple(c[order] for c in side) for side in (boxes.lo, boxes.hi))))
-    i, j = order.take(a), order.take(b)
-    swap = i > j
-    a, b = np.where(swap, b, a), np.where(swap, a, b)  # keep the exhaustive search's orientation
-    kept = np.flatnonzero(_conflicting(_reordered(units, order), a, b, limits))
-    i, j = i.take(kept), j.take(kept)
-    return _encounters(units, np.minimum(i, j), np.maximum(i, j), limits)
 
 
 def _reordered(units: _Units, order: np.ndarray) -> _Units:
@@ -312,10 +306,11 @@ class _Boxes:
 def _boxes(units: _Units, limits: _Limits) -> _Boxes | None:
     """Boxes that overlap for every pair the exact test can find in conflict.
 
-    Why the margin: the exact test measures in a tangent plane, so a conflicting pair may be
-    further apart in space than ``separation_m``; the out-of-plane part is bounded by the
-    turn of the normal over the pair's distance (at most ``1/ρ_min`` per metre) times the
-    path lengths, which the quadratic term below covers with a factor of two to spare.
+    The test measures in the pair's tangent plane, but the straight earth-centred paths can
+    be further apart in space: out of that plane by at most 0.57 (R + s_i + s_j)² / ρ_min
+    (R the separation, s the path lengths, ρ_min the smallest radius of curvature; the normal
+    turns by at most 1/ρ_min per metre), valid while R + 2 s <= _MAX_REACH_M. The per-unit
+    term 1.2 (R/2 + s)² / ρ_min covers it, as (a + b)² <= 2 a² + 2 b².
     """
     if len(units) < 2:
         return None
@@ -338,24 +333,14 @@ def _boxes(units: _Units, limits: _Limits) -> _Boxes | None:
     return _Boxes(lo=tuple(lo), hi=tuple(hi))
 
 
-def _frame(units: _Units) -> tuple[tuple[float, float, float], ...]:
-    """Orthonormal axes whose third axis points at the units' mean position.
+def _frame(units: _Units) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """East, north and up axes above the units' mean position (any orthonormal axes would do).
 
     For a regional set the surface is then nearly level in the first two axes, so strips
     along the second axis cut the traffic like a map grid would.
     """
-    mean = np.array([float(c.mean()) for c in units.p])
-    norm = float(np.linalg.norm(mean))
-    w = mean / norm if norm > 1e-3 * A_M else np.array([0.0, 0.0, 1.0])
-    helper = np.array([0.0, 0.0, 1.0]) if abs(w[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    e = np.cross(helper, w)
-    e /= np.linalg.norm(e)
-    n = np.cross(w, e)
-    return tuple(tuple(float(x) for x in axis) for axis in (e, n, w))
-
-
-_KEY_BITS = 31
-"""Bits of a sort key given to the quantised box start along x; strips take the rest."""
+    x, y, z = (float(c.mean()) for c in units.p)
+    return enu_basis(np.degrees(np.arctan2(y, x)), np.degrees(np.arctan2(z, np.hypot(x, y))))
 
 
 def _candidates(boxes: _Boxes) -> tuple[np.ndarray, np.ndarray]:
@@ -382,23 +367,17 @@ def _candidates(boxes: _Boxes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _overlapping(boxes: _Boxes, unit, starts_here, positions, later):
-    """Pairs of sorted insertions at ``positions`` and their ``later`` successors whose boxes overlap."""
+    """Overlapping pairs among sorted insertions at ``positions`` and their ``later`` successors."""
     pa = np.repeat(positions, later)
     pb = _runs_after(positions + 1, later)
     # A pair sharing several strips is kept only in the strip where the later box starts.
     kept = np.flatnonzero(np.repeat(starts_here.take(positions), later) | starts_here.take(pb))
     a, b = unit.take(pa.take(kept)), unit.take(pb.take(kept))
-    for lo, hi in zip(boxes.lo[1:], boxes.hi[1:]):
+    for axis in (1, 3, 2):  # y, altitude, z: the most selective first
+        lo, hi = boxes.lo[axis], boxes.hi[axis]
         kept = np.flatnonzero((lo.take(a) <= hi.take(b)) & (lo.take(b) <= hi.take(a)))
         a, b = a.take(kept), b.take(kept)
     return a, b
-
-
-def _sweep_order(boxes: _Boxes) -> np.ndarray:
-    """Units sorted by the strip and the x where their boxes start."""
-    strip0, _ = _strips(boxes.lo[1], boxes.hi[1])
-    qlo, _ = _quantised(boxes.lo[0], boxes.hi[0])
-    return np.argsort((strip0 << _KEY_BITS) | qlo)
 
 
 def _strips(ylo: np.ndarray, yhi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -93,6 +93,10 @@ class TimeWindow:
     def overlaps(self, other: "TimeWindow") -> bool:
         return self.intersection(other) is not None
 
+    def overlaps_span(self, first: datetime, last: datetime) -> bool:
+        """True when some instant of the closed span ``[first, last]`` lies in the window."""
+        return (self.start is None or last >= self.start) and (self.end is None or first < self.end)
+
 
 @dataclass(frozen=True, slots=True)
 class Volume4D:

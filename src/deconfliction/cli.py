@@ -1,0 +1,169 @@
+"""The command line: replay a scenario, run the strategic checks, print the scenario schema."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+
+from .engine.core import Engine
+from .engine.events import Event, format_time
+from .errors import ScenarioError
+from .formats.scenario import Scenario, load_scenario
+from .formats.schema import scenario_schema
+from .replay import replay
+
+EXIT_OK, EXIT_CONFLICTS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(f"{args.file}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deconfliction",
+        description="Multi-party deconfliction: detect where one party's zone, plan or unit meets another's.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('deconfliction')}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("replay", help="replay a scenario and print its event log",
+                       description="Replay a scenario file (YAML or JSON, contract v1) and print the event log: "
+                                   "JSON Lines by default, or an aligned table for people. Exit 0 on success, "
+                                   "2 on bad input (one line per problem on stderr).")
+    p.add_argument("file", type=Path, help="scenario file")
+    p.add_argument("--format", choices=["jsonl", "table"], default="jsonl", help="output format (default: jsonl)")
+    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.set_defaults(run=_replay)
+
+    p = sub.add_parser("check", help="run only the strategic checks (plans against zones and plans)",
+                       description="Check planned operations against zones and against other parties' operations. "
+                                   "Exit 1 when there are conflicts, 0 when there are none, 2 on bad input.")
+    p.add_argument("file", type=Path, help="scenario file")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    p.set_defaults(run=_check)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the scenario file")
+    p.set_defaults(run=lambda args: _print_json(scenario_schema()), file="schema")
+    return parser
+
+
+def _print_json(value) -> int:
+    print(json.dumps(value, indent=2))
+    return EXIT_OK
+
+
+def _replay(args) -> int:
+    scenario = load_scenario(args.file)
+    engine = Engine(scenario.policy, scenario.parties)
+    tty = sys.stderr.isatty() and not args.quiet
+    started = time.perf_counter()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if tty and (now - last[0] > 0.2 or done == total):
+            last[0] = now
+            print(f"\r{done:,}/{total:,} reports ({100 * done / max(total, 1):.0f}%)", end="", file=sys.stderr)
+
+    out = sys.stdout
+    if args.format == "table":
+        out.write(_TABLE_HEADER)
+    for event in replay(scenario, engine, progress):
+        out.write((_table_row(event) if args.format == "table" else event.to_json()) + "\n")
+    out.flush()
+    if tty:
+        print("\r", end="", file=sys.stderr)
+    if not args.quiet:
+        print(_summary(scenario, engine, time.perf_counter() - started), file=sys.stderr)
+    return EXIT_OK
+
+
+def _summary(scenario: Scenario, engine: Engine, seconds: float) -> str:
+    counts = {k.removeprefix("events."): v for k, v in sorted(engine.stats.items()) if k.startswith("events.")}
+    ignored = engine.stats["reports.out_of_order"] + engine.stats["reports.party_mismatch"]
+    by_type = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+    return (f"replayed {len(scenario.reports):,} reports of {len(engine.tracks):,} units"
+            f" ({ignored:,} ignored as out of order or mismatched) in {seconds:.2f} s;"
+            f" {sum(counts.values()):,} events: {by_type}")
+
+
+_TABLE_COLUMNS = (("TIME", 20), ("SEQ", 5), ("EVENT", 20), ("WHO", 34), ("WHAT / WHERE", 0))
+_TABLE_HEADER = "  ".join(f"{n:<{w}}" if w else n for n, w in _TABLE_COLUMNS) + "\n"
+
+
+def _table_row(event: Event) -> str:
+    d = event.to_dict()
+    who, what = _describe(d)
+    cells = [d["t"].replace("T", " "), str(d["seq"]), d["type"], who, what]
+    return "  ".join(f"{c:<{w}}" if w else c for c, (_, w) in zip(cells, _TABLE_COLUMNS)).rstrip()
+
+
+def _describe(d: dict) -> tuple[str, str]:
+    kind = d["type"]
+    if kind.startswith("zone.") and "track" in d:
+        return f"{d['track']} ({d['party']})", f"zone {d['zone']} at {_where(d)}"
+    if kind == "zone.declared":
+        return ", ".join(d["parties"]), f"{d['kind']} zone {d['zone']}; allowed: {', '.join(d['allowed']) or 'none'}"
+    if kind == "operation.declared":
+        return d["party"], f"operation {d['operation']}"
+    if kind == "plan.conflict":
+        w = d["window"]
+        return " / ".join(d["parties"]), (f"{d['operation']} meets {d['other_kind']} {d['other']} "
+                                          f"from {w['start'] or 'open start'} to {w['end'] or 'open end'}")
+    if kind == "proximity.predicted":
+        return (f"{d['tracks'][0]} ({d['parties'][0]}) / {d['tracks'][1]} ({d['parties'][1]})",
+                f"closest {d['cpa_distance_m']:.0f} m at {d['cpa_t']} (now {d['distance_m']:.0f} m)")
+    if kind == "separation.lost":
+        return (f"{d['tracks'][0]} ({d['parties'][0]}) / {d['tracks'][1]} ({d['parties'][1]})",
+                f"{d['distance_m']:.0f} m apart" + (f", {d['vertical_m']:.0f} m vertically" if d["vertical_m"] is not None else ""))
+    rest = {k: v for k, v in d.items() if k not in ("seq", "t", "type")}
+    return "", json.dumps(rest)
+
+
+def _where(d: dict) -> str:
+    lat, lon = d["lat"], d["lon"]
+    return f"{abs(lat):.4f}{'N' if lat >= 0 else 'S'} {abs(lon):.4f}{'E' if lon >= 0 else 'W'}"
+
+
+def _check(args) -> int:
+    scenario = load_scenario(args.file)
+    engine = Engine(scenario.policy, scenario.parties)
+    for zone in scenario.zones:
+        engine.declare_zone(zone, scenario.start)
+    conflicts = []
+    for op in scenario.operations:
+        conflicts += engine.check_operation(op)
+        engine.declare_operation(op, scenario.start)
+    if args.format == "json":
+        print(json.dumps([{"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
+                           "parties": list(c.parties),
+                           "window": {"start": c.window.start and format_time(c.window.start),
+                                      "end": c.window.end and format_time(c.window.end)}}
+                          for c in conflicts], indent=2))
+    else:
+        for c in conflicts:
+            start = format_time(c.window.start) if c.window.start else "open start"
+            end = format_time(c.window.end) if c.window.end else "open end"
+            print(f"conflict: operation {c.operation} ({c.parties[0]}) meets {c.other_kind} {c.other} "
+                  f"({', '.join(c.parties[1:]) or 'no parties'}) from {start} to {end}")
+        print(f"{len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''} among "
+              f"{len(scenario.operations)} operations and {len(scenario.zones)} zones")
+    return EXIT_CONFLICTS if conflicts else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The rules: model, events, strategic and tactical detection, and the Engine."""

@@ -1,0 +1,60 @@
+"""Events: what the engine says happened. One stream, ordered by time then sequence number."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    ZONE_DECLARED = "zone.declared"
+    OPERATION_DECLARED = "operation.declared"
+    ZONE_APPROACHING = "zone.approaching"
+    ZONE_ENTERED = "zone.entered"
+    ZONE_EXITED = "zone.exited"
+    ZONE_CROSSED = "zone.crossed"
+    PLAN_CONFLICT = "plan.conflict"
+    PROXIMITY_PREDICTED = "proximity.predicted"
+    SEPARATION_LOST = "separation.lost"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the event log: ``seq`` (1, 2, ...), time ``t``, ``type`` and its fields."""
+
+    seq: int
+    t: datetime
+    type: str
+    fields: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "t": format_time(self.t), "type": str(self.type), **_plain(self.fields)}
+
+    def to_json(self) -> str:
+        """One JSON line: keys in a fixed order, no NaN, so equal logs are equal bytes."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+
+
+def format_time(t: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``; milliseconds only when the time has a fraction of a second."""
+    t = t.astimezone(timezone.utc)
+    if t.microsecond:
+        return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return value

@@ -1,0 +1,71 @@
+"""Strategic checks: a planned operation against zones and against other parties' operations."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..geo.volumes import TimeWindow, Volume4D
+from .model import Operation, Zone
+
+
+@dataclass(frozen=True, slots=True)
+class PlanConflict:
+    """``operation`` meets ``other`` (a zone or another party's operation) in space, altitude and time."""
+
+    operation: str
+    other: str
+    other_kind: str
+    """"zone" or "operation"."""
+    parties: tuple[str, ...]
+    window: TimeWindow
+    """From the start of the first overlap to the end of the last."""
+
+
+def _boxes_meet(a: Volume4D, b: Volume4D) -> bool:
+    ax0, ay0, ax1, ay1 = a.shape.bounds_deg()
+    bx0, by0, bx1, by1 = b.shape.bounds_deg()
+    return ax0 <= bx1 and bx0 <= ax1 and ay0 <= by1 and by0 <= ay1
+
+
+def _overlap(mine: Iterable[Volume4D], theirs: Iterable[Volume4D]) -> TimeWindow | None:
+    windows = []
+    theirs = list(theirs)
+    for a in mine:
+        for b in theirs:
+            if _boxes_meet(a, b):
+                w = a.conflict_window(b)
+                if w is not None:
+                    windows.append(w)
+    if not windows:
+        return None
+    starts = [w.start for w in windows]
+    ends = [w.end for w in windows]
+    return TimeWindow(
+        None if None in starts else min(starts),
+        None if None in ends else max(ends),
+    )
+
+
+def conflicts_with_zones(op: Operation, zones: Iterable[Zone]) -> list[PlanConflict]:
+    """Zones the operation enters although its party is not on the zone's ``allowed`` list."""
+    out = []
+    for zone in zones:
+        if op.party in zone.allowed:
+            continue
+        window = _overlap(op.volumes, [zone.volume])
+        if window is not None:
+            parties = (op.party, *(p for p in zone.parties if p != op.party))
+            out.append(PlanConflict(op.id, zone.id, "zone", parties, window))
+    return out
+
+
+def conflicts_with_operations(op: Operation, others: Iterable[Operation]) -> list[PlanConflict]:
+    """Other parties' operations sharing space, altitude and time with this one."""
+    out = []
+    for other in others:
+        if other.party == op.party or other.id == op.id:
+            continue
+        window = _overlap(op.volumes, other.volumes)
+        if window is not None:
+            out.append(PlanConflict(op.id, other.id, "operation", (op.party, other.party), window))
+    return out

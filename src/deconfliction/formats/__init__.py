@@ -1,0 +1,1 @@
+"""Converters at the edge: scenario files, GeoJSON, CSV tracks."""

@@ -1,0 +1,330 @@
+"""Scenario files (YAML or JSON, contract v1) to engine values, naming every problem by its path."""
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from ..engine.model import Operation, Party, Policy, Report, Zone, ZoneKind
+from ..errors import GeometryError, Problem, ScenarioError
+from ..geo.volumes import AltitudeBand, AltitudeReference, TimeWindow, Volume4D
+from .csvtracks import read_track_csv
+from .geojson import shape_from_spec
+from .schema import SCENARIO_SCHEMA
+
+_VALIDATOR = Draft202012Validator(SCENARIO_SCHEMA)
+NOT_YET = ("messages", "incidents", "channel_events")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A loaded, validated scenario: declarations and time-ordered position reports."""
+
+    name: str
+    start: datetime
+    end: datetime | None
+    policy: Policy
+    parties: tuple[Party, ...]
+    zones: tuple[Zone, ...]
+    operations: tuple[Operation, ...]
+    reports: tuple[Report, ...] = field(repr=False)
+
+
+class _KeepTimesAsText(yaml.SafeLoader):
+    """YAML loader that leaves timestamps as strings, so they are parsed (and checked) in one place."""
+
+
+_KeepTimesAsText.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises ScenarioError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem("", f"cannot read {path}: {exc.strerror or exc}")]) from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_KeepTimesAsText)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ScenarioError([Problem("", f"{path.name} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                                         f"{str(exc).splitlines()[0] if str(exc) else exc}")]) from None
+    return parse_scenario(data, path.parent)
+
+
+def parse_scenario(data: Any, base_dir: Path = Path(".")) -> Scenario:
+    """Validate an already-parsed scenario document; nothing is returned unless all of it is valid."""
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", "a scenario must be a mapping with scenario: 1, start, parties, ...")])
+    problems = structural_problems(data)
+    if problems:
+        raise ScenarioError(problems)
+    builder = _Builder(data, base_dir)
+    scenario = builder.build()
+    if builder.problems:
+        raise ScenarioError(builder.problems)
+    return scenario
+
+
+def format_path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def structural_problems(data: Any) -> list[Problem]:
+    """Type, required-field and unknown-field problems (with did-you-mean), then non-finite numbers."""
+    problems = []
+    for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
+        problems += _describe(err)
+    problems += _non_finite(data, "")
+    for key in NOT_YET:
+        if key in data:
+            problems.append(Problem(key, "is part of contract v1 but this version does not handle it yet; "
+                                         "remove it to replay the rest"))
+    seen, unique = set(), []
+    for p in problems:
+        if (p.path, p.reason) not in seen:
+            seen.add((p.path, p.reason))
+            unique.append(p)
+    return unique
+
+
+def _describe(err) -> list[Problem]:
+    path = format_path(err.absolute_path)
+    if err.validator == "additionalProperties":
+        known = list(err.schema.get("properties", {}))
+        out = []
+        for key in sorted(set(err.instance) - set(known)):
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known fields: {', '.join(known)}"
+            out.append(Problem(format_path([*err.absolute_path, key]), f"unknown field{hint}"))
+        return out
+    if err.validator == "required":
+        missing = err.message.split("'")[1]
+        return [Problem(format_path([*err.absolute_path, missing]), "is required")]
+    if err.validator == "type":
+        want = err.validator_value
+        return [Problem(path, f"must be {'an' if str(want)[0] in 'aeiou' else 'a'} {want}, not {_kind(err.instance)}")]
+    if err.validator in ("enum", "const"):
+        allowed = err.validator_value if err.validator == "enum" else [err.validator_value]
+        return [Problem(path, f"must be one of {', '.join(map(str, allowed))}; got {err.instance!r}")]
+    if err.validator == "pattern":
+        return [Problem(path, "must not contain spaces")]
+    return [Problem(path, err.message)]
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "empty"}.get(
+        type(value), type(value).__name__)
+
+
+def _non_finite(value: Any, path: str) -> list[Problem]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return [Problem(path, "must be a finite number (not NaN or infinity)")]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, f"{path}[{i}]")]
+    return []
+
+
+def parse_time(value: Any, path: str, problems: list[Problem]) -> datetime | None:
+    """An RFC 3339 time with a UTC offset (``Z`` or ``+hh:mm``), as an aware UTC datetime."""
+    if not isinstance(value, str):
+        problems.append(Problem(path, "must be an RFC 3339 time such as 2017-06-06T05:00:00Z"))
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        problems.append(Problem(path, f"cannot parse {value!r} as an RFC 3339 time (e.g. 2017-06-06T05:00:00Z)"))
+        return None
+    if t.tzinfo is None:
+        problems.append(Problem(path, f"{value!r} has no UTC offset; add Z for UTC"))
+        return None
+    return t.astimezone(timezone.utc)
+
+
+class _Builder:
+    """Turns a structurally valid document into engine values, collecting semantic problems."""
+
+    def __init__(self, data: dict, base_dir: Path):
+        self.data, self.base_dir = data, base_dir
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, reason: str) -> None:
+        self.problems.append(Problem(path, reason))
+
+    def time(self, value, path) -> datetime | None:
+        return parse_time(value, path, self.problems)
+
+    def build(self) -> Scenario | None:
+        d = self.data
+        start = self.time(d["start"], "start")
+        end = self.time(d["end"], "end") if "end" in d else None
+        if start and end and end <= start:
+            self.problem("end", "must be after start")
+        policy = self.policy(d.get("policy", {}))
+        parties = self.parties(d.get("parties", []))
+        ids = {p.id for p in parties}
+        zones = [self.zone(z, f"zones[{i}]", ids, policy) for i, z in enumerate(d.get("zones", []))]
+        operations = [self.operation(o, f"operations[{i}]", ids) for i, o in enumerate(d.get("operations", []))]
+        self.unique_ids([("zones", z) for z in d.get("zones", [])] + [("operations", o) for o in d.get("operations", [])])
+        reports = self.reports(d.get("tracks", []), ids)
+        if self.problems:
+            return None
+        return Scenario(d.get("name", ""), start, end, policy, tuple(parties), tuple(zones), tuple(operations), reports)
+
+    def policy(self, spec: dict) -> Policy:
+        for key in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s"):
+            if key in spec and spec[key] < 0:
+                self.problem(f"policy.{key}", "must not be negative")
+        levels = spec.get("escalation")
+        if levels is not None:
+            if not levels:
+                self.problem("policy.escalation", "must list at least one level")
+            for i, level in enumerate(levels):
+                if level in levels[:i]:
+                    self.problem(f"policy.escalation[{i}]", f"repeats the level {level!r}")
+        values = {k: float(v) for k, v in spec.items() if k != "escalation"}
+        if levels:
+            values["escalation"] = tuple(levels)
+        try:
+            return Policy(**values)
+        except GeometryError:
+            return Policy()
+
+    def parties(self, specs: list[dict]) -> list[Party]:
+        ids = [p["id"] for p in specs]
+        for i, pid in enumerate(ids):
+            if pid in ids[:i]:
+                self.problem(f"parties[{i}].id", f"duplicate party id {pid!r}")
+        for i, spec in enumerate(specs):
+            for j, other in enumerate(spec.get("channels", [])):
+                if other not in ids:
+                    self.problem(f"parties[{i}].channels[{j}]", self.unknown("party", other, ids))
+                elif other == spec["id"]:
+                    self.problem(f"parties[{i}].channels[{j}]", "a party needs no channel to itself")
+        return [Party(s["id"], s.get("name", ""), tuple(s.get("channels", []))) for s in specs]
+
+    @staticmethod
+    def unknown(what: str, value: str, known) -> str:
+        close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
+        return f"unknown {what} {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+
+    def party_list(self, values: list[str], path: str, ids: set[str]) -> tuple[str, ...]:
+        for j, pid in enumerate(values):
+            if pid not in ids:
+                self.problem(f"{path}[{j}]", self.unknown("party", pid, ids))
+        return tuple(values)
+
+    def volume(self, spec: dict, path: str, band_m: float = 0.0) -> Volume4D | None:
+        before = len(self.problems)
+        shape = shape_from_spec(spec, path, self.problems)
+        altitude = AltitudeBand()
+        if "altitude" in spec:
+            a = spec["altitude"]
+            try:
+                altitude = AltitudeBand(float(a.get("lower_m", -math.inf)), float(a.get("upper_m", math.inf)),
+                                        AltitudeReference(a.get("reference", "WGS84")))
+            except GeometryError as exc:
+                self.problem(f"{path}.altitude", str(exc))
+        window = TimeWindow()
+        if "window" in spec:
+            w = spec["window"]
+            start = self.time(w["start"], f"{path}.window.start") if "start" in w else None
+            end = self.time(w["end"], f"{path}.window.end") if "end" in w else None
+            if start and end and end <= start:
+                self.problem(f"{path}.window.end", "must be after window.start (windows are half-open [start, end))")
+            elif len(self.problems) == before:
+                window = TimeWindow(start, end)
+        if shape is not None:
+            try:
+                shape.bounds_deg(band_m)
+            except GeometryError as exc:
+                self.problem(f"{path}.geometry", str(exc) + (" (with its perimeter band)" if band_m else ""))
+        if len(self.problems) > before or shape is None:
+            return None
+        return Volume4D(shape, altitude, window)
+
+    def zone(self, spec: dict, path: str, ids: set[str], policy: Policy) -> Zone | None:
+        before = len(self.problems)
+        parties = self.party_list(spec.get("parties", []), f"{path}.parties", ids)
+        allowed = self.party_list(spec.get("allowed", list(parties)), f"{path}.allowed", ids)
+        band = spec.get("perimeter_m")
+        if band is not None and band < 0:
+            self.problem(f"{path}.perimeter_m", "must not be negative")
+        volume = self.volume(spec, path, policy.perimeter_m if band is None else max(band, 0))
+        if len(self.problems) > before or volume is None:
+            return None
+        return Zone(spec["id"], volume.shape, parties, allowed, ZoneKind(spec.get("kind", "deconfliction")),
+                    spec.get("name", ""), None if band is None else float(band), volume.altitude, volume.window)
+
+    def operation(self, spec: dict, path: str, ids: set[str]) -> Operation | None:
+        before = len(self.problems)
+        if spec["party"] not in ids:
+            self.problem(f"{path}.party", self.unknown("party", spec["party"], ids))
+        volumes = [self.volume(v, f"{path}.volumes[{i}]") for i, v in enumerate(spec["volumes"])]
+        if len(self.problems) > before:
+            return None
+        return Operation(spec["id"], spec["party"], tuple(volumes), int(spec.get("priority", 0)), spec.get("name", ""))
+
+    def unique_ids(self, items: list[tuple[str, dict]]) -> None:
+        seen: dict[str, str] = {}
+        counters = {"zones": 0, "operations": 0}
+        for section, item in items:
+            path = f"{section}[{counters[section]}].id"
+            counters[section] += 1
+            if item["id"] in seen:
+                self.problem(path, f"duplicate id {item['id']!r} (already used by {seen[item['id']]})")
+            else:
+                seen[item["id"]] = path.removesuffix(".id")
+
+    def reports(self, specs: list[dict], ids: set[str]) -> tuple[Report, ...]:
+        reports: list[Report] = []
+        for i, spec in enumerate(specs):
+            if "file" in spec:
+                rows = read_track_csv(self.base_dir / spec["file"], f"tracks[{i}]", self.problems)
+                for n, (row, where) in enumerate(rows):
+                    reports += self.report(row, where, ids, len(reports))
+            else:
+                reports += self.report(spec, f"tracks[{i}]", ids, len(reports))
+        owner: dict[str, str] = {}
+        for r in reports:
+            if owner.setdefault(r.track, r.party) != r.party:
+                self.problem("tracks", f"track {r.track!r} is reported by both {owner[r.track]!r} and {r.party!r}; "
+                                       "a track belongs to one party")
+                owner[r.track] = r.party
+        reports.sort(key=lambda r: (r.t, r.order))
+        return tuple(reports)
+
+    def report(self, spec: dict, path: str, ids: set[str], order: int) -> list[Report]:
+        before = len(self.problems)
+        t = self.time(spec["t"], f"{path}.t")
+        if spec["party"] not in ids:
+            self.problem(f"{path}.party", self.unknown("party", spec["party"], ids))
+        lon, lat = spec["lon"], spec["lat"]
+        if not -180 <= lon <= 180:
+            self.problem(f"{path}.lon", f"longitude {lon} is outside -180..180")
+        if not -90 <= lat <= 90:
+            self.problem(f"{path}.lat", f"latitude {lat} is outside -90..90")
+        if spec.get("speed_mps") is not None and spec["speed_mps"] < 0:
+            self.problem(f"{path}.speed_mps", "must not be negative")
+        course = spec.get("course_deg")
+        if course is not None and not 0 <= course <= 360:
+            self.problem(f"{path}.course_deg", "must be between 0 and 360 degrees")
+        if len(self.problems) > before:
+            return []
+        opt = {k: (None if spec.get(k) is None else float(spec[k])) for k in ("alt_m", "speed_mps", "course_deg")}
+        return [Report(t, str(spec["id"]), spec["party"], float(lon), float(lat), order=order, **opt)]

@@ -1,0 +1,141 @@
+"""The JSON Schema of the scenario file (contract v1); `deconfliction schema` prints it."""
+from __future__ import annotations
+
+import copy
+
+_ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\s]+$",
+       "description": "An identifier without spaces."}
+_TIME = {"type": "string", "description": "RFC 3339 time, e.g. 2017-06-06T05:00:00Z (UTC offsets accepted)."}
+_NUMBER = {"type": "number"}
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": _NUMBER,
+             "description": "[longitude, latitude] in WGS84 degrees (an optional third value is ignored)."}
+
+_GEOMETRY = {
+    "type": "object",
+    "description": "GeoJSON geometry: Point (needs radius_m beside it), Polygon, MultiPolygon, "
+                   "or LineString (needs width_m beside it).",
+    "required": ["type", "coordinates"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"enum": ["Point", "Polygon", "MultiPolygon", "LineString"]},
+        "coordinates": {"type": "array"},
+        "radius_m": {**_NUMBER, "description": "Circle radius in metres (may also stand beside geometry)."},
+        "width_m": {**_NUMBER, "description": "Corridor width in metres (may also stand beside geometry)."},
+    },
+}
+_ALTITUDE = {
+    "type": "object",
+    "description": "Closed altitude band in metres; above the WGS84 ellipsoid unless reference says AGL or AMSL.",
+    "additionalProperties": False,
+    "properties": {"lower_m": _NUMBER, "upper_m": _NUMBER, "reference": {"enum": ["WGS84", "AMSL", "AGL"]}},
+}
+_WINDOW = {
+    "type": "object",
+    "description": "Half-open time window [start, end).",
+    "additionalProperties": False,
+    "properties": {"start": _TIME, "end": _TIME},
+}
+_SHAPED = {
+    "geometry": _GEOMETRY,
+    "radius_m": {**_NUMBER, "description": "Circle radius in metres, for a Point geometry."},
+    "width_m": {**_NUMBER, "description": "Corridor width in metres (total), for a LineString geometry."},
+    "altitude": _ALTITUDE,
+    "window": _WINDOW,
+}
+_REPORT = {
+    "type": "object",
+    "required": ["t", "id", "party", "lon", "lat"],
+    "additionalProperties": False,
+    "properties": {
+        "t": _TIME, "id": {**_ID, "description": "Track (unit) id."}, "party": _ID,
+        "lon": _NUMBER, "lat": _NUMBER,
+        "alt_m": {**_NUMBER, "description": "Altitude in metres above the WGS84 ellipsoid."},
+        "speed_mps": {**_NUMBER, "description": "Ground speed in m/s."},
+        "course_deg": {**_NUMBER, "description": "Course over ground, degrees true."},
+    },
+}
+_TRACK_FILE = {
+    "type": "object",
+    "required": ["file"],
+    "additionalProperties": False,
+    "properties": {"file": {"type": "string", "minLength": 1,
+                            "description": "CSV with columns t,id,party,lon,lat[,alt_m,speed_mps,course_deg], "
+                                           "relative to the scenario file."}},
+}
+
+SCENARIO_SCHEMA: dict = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://deconfliction.invalid/schema/scenario-1.json",
+    "title": "deconfliction scenario (contract v1)",
+    "type": "object",
+    "required": ["scenario", "start"],
+    "additionalProperties": False,
+    "properties": {
+        "scenario": {"const": 1, "description": "Format version; 1."},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "start": {**_TIME, "description": "When the scenario starts; declarations take effect then."},
+        "end": _TIME,
+        "policy": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "perimeter_m": {**_NUMBER, "description": "Default warning band outside zones, metres."},
+                "separation_m": {**_NUMBER, "description": "Horizontal minimum between units of different parties, metres."},
+                "vertical_m": {**_NUMBER, "description": "Vertical minimum, metres."},
+                "lookahead_s": {**_NUMBER, "description": "Prediction horizon, seconds."},
+                "ack_deadline_s": {**_NUMBER, "description": "Time to acknowledge a warning, seconds."},
+                "escalation": {"type": "array", "items": {"type": "string", "minLength": 1},
+                               "description": "Ordered warning levels."},
+                "track_timeout_s": {**_NUMBER, "description": "A unit silent this long is no longer compared, seconds."},
+            },
+        },
+        "parties": {
+            "type": "array",
+            "items": {
+                "type": "object", "required": ["id"], "additionalProperties": False,
+                "properties": {"id": _ID, "name": {"type": "string"},
+                               "channels": {"type": "array", "items": _ID}},
+            },
+        },
+        "zones": {
+            "type": "array",
+            "items": {
+                "type": "object", "required": ["id", "geometry"], "additionalProperties": False,
+                "properties": {
+                    "id": _ID, "name": {"type": "string"},
+                    "kind": {"enum": ["deconfliction", "protected_site", "restricted", "corridor"]},
+                    "parties": {"type": "array", "items": _ID, "description": "Who agreed the zone."},
+                    "allowed": {"type": "array", "items": _ID,
+                                "description": "Parties that may be inside without a warning (default: parties)."},
+                    "perimeter_m": {**_NUMBER, "description": "Warning band for this zone, metres."},
+                    **_SHAPED,
+                },
+            },
+        },
+        "operations": {
+            "type": "array",
+            "items": {
+                "type": "object", "required": ["id", "party", "volumes"], "additionalProperties": False,
+                "properties": {
+                    "id": _ID, "name": {"type": "string"}, "party": _ID,
+                    "priority": {"type": "integer", "description": "Higher wins."},
+                    "volumes": {"type": "array", "minItems": 1, "items": {
+                        "type": "object", "required": ["geometry"], "additionalProperties": False,
+                        "properties": copy.deepcopy(_SHAPED)}},
+                },
+            },
+        },
+        "tracks": {"type": "array", "description": "Position reports inline, or {file: CSV}.",
+                   "items": {"if": {"type": "object", "required": ["file"]}, "then": _TRACK_FILE, "else": _REPORT}},
+        "messages": {"type": "array", "items": {"type": "object"},
+                     "description": "Scripted messages and acknowledgements (handled by the channel)."},
+        "incidents": {"type": "array", "items": {"type": "object"}},
+        "channel_events": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def scenario_schema() -> dict:
+    """A copy of the scenario JSON Schema."""
+    return copy.deepcopy(SCENARIO_SCHEMA)
