@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from ..errors import GeometryError, Problem
@@ -108,23 +107,11 @@ def shape_from_spec(spec: dict, path: str, problems: list[Problem]) -> Shape | N
             geom = None if any(p is None for p in polys) else MultiPolygon(polys)
         if geom is None:
             return None
-        count = shapely.get_num_coordinates(geom)
-        if count > MAX_VERTICES:
-            problems.append(Problem(cpath, f"has {count} vertices; at most {MAX_VERTICES} are allowed"))
+        try:
+            return Area(geom)
+        except GeometryError as exc:
+            problems.append(Problem(cpath, str(exc)))
             return None
-        if not geom.is_valid:
-            problems.append(Problem(cpath, _invalid_reason(geom)))
-            return None
-        return Area(geom)
     except GeometryError as exc:
         problems.append(Problem(gpath, str(exc)))
         return None
-
-
-def _invalid_reason(geom) -> str:
-    reason = shapely.is_valid_reason(geom)
-    if geom.area == 0:
-        return "the polygon has zero area"
-    if reason.startswith("Self-intersection") or reason.startswith("Ring Self-intersection"):
-        return f"the polygon intersects itself ({reason})"
-    return f"the polygon is not valid ({reason})"

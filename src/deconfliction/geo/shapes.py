@@ -142,13 +142,16 @@ class Area(Shape):
         g = self.geometry
         if not isinstance(g, (Polygon, MultiPolygon)):
             raise GeometryError("an area must be a Polygon or MultiPolygon")
-        if g.is_empty or g.area == 0:
-            raise GeometryError("the polygon has zero area")
         n = shapely.get_num_coordinates(g)
         if n > MAX_VERTICES:
             raise GeometryError(f"the polygon has {n} vertices; at most {MAX_VERTICES} are allowed")
+        reason = shapely.is_valid_reason(g)
+        if "Self-intersection" in reason:
+            raise GeometryError(f"the polygon intersects itself ({reason}); it is not valid")
+        if g.is_empty or g.area == 0:
+            raise GeometryError("the polygon has zero area")
         if not g.is_valid:
-            raise GeometryError(f"the polygon is not valid: {shapely.is_valid_reason(g)}")
+            raise GeometryError(f"the polygon is not valid ({reason})")
         x0, y0, x1, y1 = g.bounds
         _check_lon_lat(x0, y0)
         _check_lon_lat(x1, y1)
