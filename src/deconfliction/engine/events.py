@@ -10,6 +10,8 @@ from typing import Any
 
 
 class EventType(StrEnum):
+    """The kinds of event in the log (contract v1 names; later versions add, never rename)."""
+
     ZONE_DECLARED = "zone.declared"
     OPERATION_DECLARED = "operation.declared"
     ZONE_APPROACHING = "zone.approaching"

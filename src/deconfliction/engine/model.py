@@ -47,6 +47,8 @@ class Party:
 
 
 class ZoneKind(StrEnum):
+    """What a zone is for; the rules are the same for every kind."""
+
     DECONFLICTION = "deconfliction"
     PROTECTED_SITE = "protected_site"
     RESTRICTED = "restricted"
