@@ -162,6 +162,8 @@ class _Builder:
     def __init__(self, data: dict, base_dir: Path):
         self.data, self.base_dir = data, base_dir
         self.problems: list[Problem] = []
+        self.start: datetime | None = None
+        self.end: datetime | None = None
 
     def problem(self, path: str, reason: str) -> None:
         self.problems.append(Problem(path, reason))
@@ -173,6 +175,7 @@ class _Builder:
         d = self.data
         start = self.time(d["start"], "start")
         end = self.time(d["end"], "end") if "end" in d else None
+        self.start, self.end = start, end
         if start and end and end <= start:
             self.problem("end", "must be after start")
         policy = self.policy(d.get("policy", {}))
@@ -312,6 +315,10 @@ class _Builder:
     def report(self, spec: dict, path: str, ids: set[str], order: int) -> list[Report]:
         before = len(self.problems)
         t = self.time(spec["t"], f"{path}.t")
+        if t is not None and self.start is not None and t < self.start:
+            self.problem(f"{path}.t", f"{spec['t']} is before the scenario's start")
+        elif t is not None and self.end is not None and t >= self.end:
+            self.problem(f"{path}.t", f"{spec['t']} is not before the scenario's end")
         if spec["party"] not in ids:
             self.problem(f"{path}.party", self.unknown("party", spec["party"], ids))
         lon, lat = spec["lon"], spec["lat"]
