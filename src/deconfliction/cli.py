@@ -86,7 +86,7 @@ def _replay(args) -> int:
         out.write((_table_row(event) if args.format == "table" else event.to_json()) + "\n")
     out.flush()
     if tty:
-        print("\r", end="", file=sys.stderr)
+        print("\r\x1b[K", end="", file=sys.stderr)
     if not args.quiet:
         print(_summary(scenario, engine, time.perf_counter() - started), file=sys.stderr)
     return EXIT_OK

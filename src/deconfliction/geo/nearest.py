@@ -6,20 +6,45 @@ Skeleton edges are straight in longitude/latitude, as GeoJSON (RFC 7946, 3.1.1) 
 
 Method: each pair is first measured in a linear frame centred on the point (metres per degree
 at the point's latitude), where straight lon/lat edges stay straight; the nearest skeleton point
-found there is then measured again with an exact geodesic, wherever the answer is close enough
-to a threshold for the approximation to matter. The distance to the approximately-nearest point
-errs only to second order in its position, which keeps results within millimetres of the true
-geodesic distance for bands and zones up to 1,000 km across.
+``q`` found there defines the answer: the exact geodesic distance from the point to ``q`` (the
+distance to an approximately-nearest point errs only to second order in its position, which
+keeps it within millimetres of the true distance for zones up to 1,000 km across). Distances
+below :data:`SNAP_M` count as zero, so a point on an edge, up to rounding, is on it.
+
+Where only a comparison with 0 or with a threshold is wanted, that answer is first estimated
+twice, each time with a proven error bound: by the frame distance itself, then by a
+mid-latitude estimate of the geodesic distance to ``q`` (errs by under a millimetre at 10 km);
+the exact geodesic is computed only where an estimate is too close to call.
+
+The kernels are compiled with numba (lazily, on first call, and cached on disk). The zone
+index's grid kernels live here as well because numba's cache notices edits only in the file
+that defines a kernel, and they inline the helpers below.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
-from .wgs84 import geodesic_distance_m, metres_per_degree
+from .wgs84 import A_M, E2, geodesic_distance_m
 
 EARTH_RADIUS_M = 6.371e6
+SNAP_M = 1e-6
+"""Geodesic distances below this (a micrometre) count as zero, so boundaries stay closed under rounding."""
+MIXED, INSIDE, BAND = 0, 1, 2
+"""Classes of a (zone, grid cell) pair: to be measured per point, wholly inside, wholly in the band."""
+_OUT, _UNSURE = 3, 4
+_ESTIMATE_MAX_M = 1.0e6
+"""Beyond this distance the estimates claim no bound: the exact geodesic decides."""
+_ESTIMATE_MAX_LAT_DEG = 89.0
+"""Nor closer to a pole than this, where lon/lat frames degenerate."""
+_MID_LATITUDE_ERROR = 0.25
+"""Bound on the mid-latitude estimate's error in units of d (d/R)^2 / cos^2(lat); 0.053 observed."""
+_FLOOR_M = 1e-5
+"""Added to every bound: covers the snap and floating-point rounding of the estimates."""
+_DEG = math.pi / 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,31 +69,25 @@ class Skeletons:
         """Build from one (E, 4) array of edges (lon0, lat0, lon1, lat1) per shape."""
         counts = np.array([len(e) for e in edges], dtype=np.int64)
         start = (np.cumsum(counts) - counts).astype(np.int64)
-        allE = np.concatenate(edges) if edges else np.zeros((0, 4))
+        all_edges = np.concatenate(edges).astype(float) if edges else np.zeros((0, 4))
         return cls(
-            allE[:, 0].copy(), allE[:, 1].copy(), allE[:, 2].copy(), allE[:, 3].copy(),
-            start, counts, np.array(areas, dtype=bool), np.array(inflations_m, dtype=float),
+            np.ascontiguousarray(all_edges[:, 0]), np.ascontiguousarray(all_edges[:, 1]),
+            np.ascontiguousarray(all_edges[:, 2]), np.ascontiguousarray(all_edges[:, 3]),
+            start, counts, np.array(areas, dtype=bool).reshape(-1), np.array(inflations_m, dtype=float).reshape(-1),
         )
 
-
-def _wrap_deg(d: np.ndarray) -> np.ndarray:
-    return (d + 180.0) % 360.0 - 180.0
+    def arrays(self) -> tuple:
+        """The fields in kernel argument order."""
+        return (self.lon0, self.lat0, self.lon1, self.lat1, self.start, self.count, self.area, self.inflation_m)
 
 
 def approximate_tolerance_m(distance_m: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
-    """A safe bound on the error of the linear-frame distance (metres); beyond it no refinement is needed."""
-    tan = np.tan(np.radians(np.minimum(np.abs(lat_deg), 89.0)))
+    """A safe bound on the error of the linear-frame distance (metres); infinite within 1 degree of a pole."""
+    lat = np.abs(np.asarray(lat_deg, dtype=float))
+    tan = np.tan(np.radians(np.minimum(lat, _ESTIMATE_MAX_LAT_DEG)))
     d = np.abs(distance_m)
-    return 2.0 * d * (d / EARTH_RADIUS_M) * (2.0 + tan) + 0.01 * d * (d > 2e5) + 1.0
-
-
-def _expand(shape_of_pair: np.ndarray, sk: Skeletons) -> tuple[np.ndarray, np.ndarray]:
-    """For each pair, the indices of its shape's edges: (pair index per edge row, edge index)."""
-    counts = sk.count[shape_of_pair]
-    pair_row = np.repeat(np.arange(len(shape_of_pair)), counts)
-    first = np.repeat(sk.start[shape_of_pair], counts)
-    offsets = np.arange(len(pair_row)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return pair_row, first + offsets
+    bound = 2.0 * d * (d / EARTH_RADIUS_M) * (2.0 + tan) + 0.01 * d * (d > 2e5) + 1.0
+    return np.where(lat > _ESTIMATE_MAX_LAT_DEG, np.inf, bound)
 
 
 def signed_distances_m(
@@ -78,62 +97,282 @@ def signed_distances_m(
     """Signed distance in metres from each point to its paired shape (negative inside, 0 on the edge).
 
     ``lon``/``lat`` are per pair. Where ``thresholds_m`` (per pair, e.g. a perimeter band) is
-    given, the exact geodesic refinement is done only for pairs whose approximate answer is
-    within the error bound of 0 or of the threshold; elsewhere every pair is refined.
+    given, the exact geodesic refinement is done only for pairs whose estimate is within its
+    error bound of 0 or of the threshold (elsewhere the estimate is returned, on the right side
+    of both); without it every pair is exact.
     """
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    n = len(shape_of_pair)
-    if n == 0:
+    lon = np.ascontiguousarray(lon, dtype=float)
+    lat = np.ascontiguousarray(lat, dtype=float)
+    shape_of_pair = np.ascontiguousarray(shape_of_pair, dtype=np.int64)
+    if len(shape_of_pair) == 0:
         return np.zeros(0)
-    row, edge = _expand(shape_of_pair, sk)
-    plon, plat = lon[row], lat[row]
-    kx, ky = metres_per_degree(plat)
-    ax = _wrap_deg(sk.lon0[edge] - plon) * kx
-    ay = (sk.lat0[edge] - plat) * ky
-    bx = _wrap_deg(sk.lon1[edge] - plon) * kx
-    by = (sk.lat1[edge] - plat) * ky
-    dx, dy = bx - ax, by - ay
-    seg2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(seg2 > 0, -(ax * dx + ay * dy) / seg2, 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    d2 = (ax + t * dx) ** 2 + (ay + t * dy) ** 2
-    # best edge per pair: rows are grouped by pair, so a lexsort on (d2, row) picks the minimum
-    order = np.lexsort((d2, row))
-    first_of_row = np.concatenate([[True], row[order][1:] != row[order][:-1]])
-    best = order[first_of_row]
-    approx = np.sqrt(d2[best])
-    be = edge[best]
-    tb = t[best]
-    nlon = sk.lon0[be] + tb * _wrap_deg(sk.lon1[be] - sk.lon0[be])
-    nlat = sk.lat0[be] + tb * (sk.lat1[be] - sk.lat0[be])
-    infl = sk.inflation_m[shape_of_pair]
-    inside_area = _inside_areas(lon, lat, shape_of_pair, sk, row, edge)
-    sign = np.where(inside_area, -1.0, 1.0)
-    signed = sign * approx - infl
-    tol = approximate_tolerance_m(approx, lat)
-    refine = np.ones(n, dtype=bool) if thresholds_m is None else (
-        (np.abs(signed) <= tol) | (np.abs(signed - thresholds_m) <= tol)
-    )
+    estimate, tol, qlon, qlat, sign = _pair_estimates(lon, lat, shape_of_pair, *sk.arrays())
+    if thresholds_m is None:
+        refine = np.ones(len(shape_of_pair), dtype=bool)
+    else:
+        thresholds_m = np.asarray(thresholds_m, dtype=float)
+        refine = (np.abs(estimate) <= tol) | (np.abs(estimate - thresholds_m) <= tol)
     if refine.any():
-        exact = geodesic_distance_m(lon[refine], lat[refine], nlon[refine], nlat[refine])
-        signed[refine] = sign[refine] * exact - infl[refine]
-    return signed
+        estimate[refine] = exact_signed_m(
+            lon[refine], lat[refine], qlon[refine], qlat[refine], sign[refine],
+            sk.inflation_m[shape_of_pair[refine]],
+        )
+    return estimate
 
 
-def _inside_areas(lon, lat, shape_of_pair, sk, row, edge) -> np.ndarray:
-    """Even-odd ray test in longitude/latitude for pairs whose shape is an area."""
-    inside = np.zeros(len(shape_of_pair), dtype=bool)
-    is_area_row = sk.area[shape_of_pair][row]
-    if not is_area_row.any():
-        return inside
-    r, e = row[is_area_row], edge[is_area_row]
-    x, y = lon[r], lat[r]
-    x0, y0, x1, y1 = sk.lon0[e], sk.lat0[e], sk.lon1[e], sk.lat1[e]
-    straddles = (y0 > y) != (y1 > y)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-    crossings = straddles & (x < x_cross)
-    counts = np.bincount(r, weights=crossings, minlength=len(shape_of_pair))
-    return (counts.astype(np.int64) % 2) == 1
+def exact_signed_m(lon, lat, qlon, qlat, sign, inflation_m) -> np.ndarray:
+    """``sign`` x geodesic distance from points to their nearest skeleton points, minus the inflation."""
+    g = geodesic_distance_m(lon, lat, qlon, qlat)
+    g[g < SNAP_M] = 0.0
+    return sign * g - inflation_m
+
+
+# ---- compiled helpers (inlined by the kernels) ----
+
+@njit(cache=True, nogil=True)
+def _metres_per_degree(lat_deg):
+    phi = lat_deg * _DEG
+    s = math.sin(phi)
+    w = math.sqrt(1.0 - E2 * s * s)
+    return A_M / w * math.cos(phi) * _DEG, A_M * (1.0 - E2) / (w * w * w) * _DEG
+
+
+@njit(cache=True, nogil=True)
+def _wrap_deg(d):
+    if -180.0 <= d <= 180.0:
+        return d
+    return (d + 180.0) % 360.0 - 180.0
+
+
+@njit(cache=True, nogil=True)
+def _frame_tolerance_m(d, abs_lat_deg):
+    """Bound on |frame distance - geodesic distance| to the same point (see approximate_tolerance_m)."""
+    if abs_lat_deg > _ESTIMATE_MAX_LAT_DEG:
+        return np.inf
+    bound = 2.0 * d * (d / EARTH_RADIUS_M) * (2.0 + math.tan(abs_lat_deg * _DEG)) + 1.0
+    if d > 2e5:
+        bound += 0.01 * d
+    return bound
+
+
+@njit(cache=True, nogil=True)
+def _nearest(plon, plat, kx, ky, lon0, lat0, lon1, lat1, first, count, is_area):
+    """(frame distance m, nearest lon, nearest lat, inside) of a point and one skeleton.
+
+    The first edge wins ties; the nearest point is an edge's end exactly when it is one.
+    """
+    best = np.inf
+    best_t = 0.0
+    best_e = first
+    crossings = 0
+    for e in range(first, first + count):
+        x0, y0, x1, y1 = lon0[e], lat0[e], lon1[e], lat1[e]
+        ax = _wrap_deg(x0 - plon) * kx
+        ay = (y0 - plat) * ky
+        dx = _wrap_deg(x1 - plon) * kx - ax
+        dy = (y1 - plat) * ky - ay
+        seg2 = dx * dx + dy * dy
+        t = 0.0
+        if seg2 > 0.0:
+            t = min(max(-(ax * dx + ay * dy) / seg2, 0.0), 1.0)
+        ex = ax + t * dx
+        ey = ay + t * dy
+        d2 = ex * ex + ey * ey
+        if d2 < best:
+            best, best_t, best_e = d2, t, e
+        if is_area and ((y0 > plat) != (y1 > plat)):
+            if plon < x0 + (plat - y0) * (x1 - x0) / (y1 - y0):
+                crossings += 1
+    if best_t <= 0.0:
+        qlon, qlat = lon0[best_e], lat0[best_e]
+    elif best_t >= 1.0:
+        qlon, qlat = lon1[best_e], lat1[best_e]
+    else:
+        qlon = lon0[best_e] + best_t * _wrap_deg(lon1[best_e] - lon0[best_e])
+        qlat = lat0[best_e] + best_t * (lat1[best_e] - lat0[best_e])
+    return math.sqrt(best), qlon, qlat, crossings % 2 == 1
+
+
+@njit(cache=True, nogil=True)
+def _geodesic_estimate_m(plon, plat, qlon, qlat):
+    """(estimate, bound on its error) of the geodesic distance between two points, metres.
+
+    Metres per degree at the mid-latitude; the error grows as d (d/R)^2 / cos^2(lat), with the
+    latitude taken as far poleward as the path can reach.
+    """
+    kx, ky = _metres_per_degree(0.5 * (plat + qlat))
+    x = _wrap_deg(qlon - plon) * kx
+    y = (qlat - plat) * ky
+    d = math.sqrt(x * x + y * y)
+    rho = d / EARTH_RADIUS_M
+    lat_reach = max(abs(plat), abs(qlat)) + rho / _DEG
+    if d > _ESTIMATE_MAX_M or lat_reach > _ESTIMATE_MAX_LAT_DEG:
+        return d, np.inf
+    c = math.cos(lat_reach * _DEG)
+    return d, _MID_LATITUDE_ERROR * d * rho * rho / (c * c) + 1e-12 * d + _FLOOR_M
+
+
+@njit(cache=True, nogil=True)
+def _verdict(signed, tol, band):
+    """OUT, BAND, INSIDE, or _UNSURE of a signed-distance estimate known to within ``tol``."""
+    if signed - tol > band:
+        return _OUT
+    if signed + tol <= band:
+        if signed + tol < 0.0:
+            return INSIDE
+        if signed - tol > 0.0:
+            return BAND
+    return _UNSURE
+
+
+@njit(cache=True, nogil=True)
+def _pair_estimates(lon, lat, shape_of_pair, lon0, lat0, lon1, lat1, start, count, area, inflation):
+    n = len(shape_of_pair)
+    estimate = np.empty(n)
+    tol = np.empty(n)
+    qlon = np.empty(n)
+    qlat = np.empty(n)
+    sign = np.empty(n)
+    for i in range(n):
+        k = shape_of_pair[i]
+        kx, ky = _metres_per_degree(lat[i])
+        _, qlon[i], qlat[i], inside = _nearest(lon[i], lat[i], kx, ky, lon0, lat0, lon1, lat1,
+                                               start[k], count[k], area[k])
+        g, tol[i] = _geodesic_estimate_m(lon[i], lat[i], qlon[i], qlat[i])
+        sign[i] = -1.0 if inside else 1.0
+        estimate[i] = sign[i] * g - inflation[k]
+    return estimate, tol, qlon, qlat, sign
+
+
+# ---- the zone index's grid kernels ----
+
+@njit(cache=True, nogil=True)
+def classify_cells(box_cells, origin_lon, origin_lat, cell_deg, ny, row_radius_m, row_abs_lat,
+                   bands_m, lon0, lat0, lon1, lat1, start, count, area, inflation):
+    """(cell, zone << 2 | class) for each grid cell of each zone's box that may hold hits.
+
+    ``box_cells[z]`` is (ix0, ix1, iy0, iy1), inclusive. A cell is INSIDE or BAND when every
+    point of it is, whatever the point: the estimate at its centre is widened by its error
+    bound, the cell's radius (signed distance is 1-Lipschitz) and, unless the skeleton is a
+    point, twice the error of taking the frame-nearest skeleton point (at the centre and at
+    the point), itself at most twice the frame tolerance.
+    """
+    cap = 1024
+    cells = np.empty(cap, np.int64)
+    codes = np.empty(cap, np.int32)
+    n = 0
+    for z in range(len(box_cells)):
+        s, c = start[z], count[z]
+        point = c == 1 and lon0[s] == lon1[s] and lat0[s] == lat1[s]
+        for ix in range(box_cells[z, 0], box_cells[z, 1] + 1):
+            clon = origin_lon + (ix + 0.5) * cell_deg
+            for iy in range(box_cells[z, 2], box_cells[z, 3] + 1):
+                clat = origin_lat + (iy + 0.5) * cell_deg
+                kx, ky = _metres_per_degree(clat)
+                _, qlon, qlat, inside = _nearest(clon, clat, kx, ky, lon0, lat0, lon1, lat1, s, c, area[z])
+                g, tol = _geodesic_estimate_m(clon, clat, qlon, qlat)
+                radius = row_radius_m[iy]
+                margin = radius + tol
+                if not point:
+                    margin += 4.0 * _frame_tolerance_m(1.1 * (g + radius + tol) + 10.0, row_abs_lat[iy])
+                signed = (-g if inside else g) - inflation[z]
+                verdict = _verdict(signed, margin, bands_m[z])
+                if verdict == _OUT:
+                    continue
+                if n == cap:
+                    cap *= 2
+                    cells = _grown(cells, cap)
+                    codes = _grown(codes, cap)
+                cells[n] = ix * ny + iy
+                codes[n] = (z << 2) | (MIXED if verdict == _UNSURE else verdict)
+                n += 1
+    return cells[:n].copy(), codes[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def group_by_cell(cells, codes, n_cells):
+    """CSR layout: cell ``c`` owns ``codes[offsets[c]:offsets[c + 1]]``, in their given order."""
+    offsets = np.zeros(n_cells + 1, np.int64)
+    for c in cells:
+        offsets[c + 1] += 1
+    for c in range(n_cells):
+        offsets[c + 1] += offsets[c]
+    fill = offsets[:-1].copy()
+    grouped = np.empty(len(codes), np.int32)
+    for j in range(len(cells)):
+        grouped[fill[cells[j]]] = codes[j]
+        fill[cells[j]] += 1
+    return offsets, grouped
+
+
+@njit(cache=True, nogil=True)
+def _grown(a, cap):
+    b = np.empty(cap, a.dtype)
+    b[: len(a)] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def scan_points(lon, lat, origin_lon, origin_lat, cell_deg, nx, ny, offsets, codes,
+                bands_m, lon0, lat0, lon1, lat1, start, count, area, inflation):
+    """Hits (point, zone, inside) in point order, then zone order within the point's cell.
+
+    Pairs the estimates cannot decide are listed as hits too, with their row in the hits and
+    the nearest skeleton point and sign the exact decision needs.
+    """
+    cap = 1024 + len(lon) // 2
+    hit_point = np.empty(cap, np.int64)
+    hit_zone = np.empty(cap, np.int64)
+    hit_inside = np.empty(cap, np.bool_)
+    pcap = 64
+    unsure_row = np.empty(pcap, np.int64)
+    unsure_q = np.empty((pcap, 3))
+    n = 0
+    m = 0
+    for i in range(len(lon)):
+        plon, plat = lon[i], lat[i]
+        fx = (plon - origin_lon) / cell_deg
+        fy = (plat - origin_lat) / cell_deg
+        if not (fx >= 0.0 and fx < nx and fy >= 0.0 and fy < ny):
+            continue
+        cell = int(fx) * ny + int(fy)
+        lo, hi = offsets[cell], offsets[cell + 1]
+        if lo == hi:
+            continue
+        kx = -1.0
+        ky = 0.0
+        for j in range(lo, hi):
+            z = codes[j] >> 2
+            verdict = codes[j] & 3
+            if verdict == MIXED:
+                if kx < 0.0:
+                    kx, ky = _metres_per_degree(plat)
+                d, qlon, qlat, inside = _nearest(plon, plat, kx, ky, lon0, lat0, lon1, lat1,
+                                                 start[z], count[z], area[z])
+                sign = -1.0 if inside else 1.0
+                verdict = _verdict(sign * d - inflation[z], _frame_tolerance_m(d, abs(plat)), bands_m[z])
+                if verdict == _UNSURE:
+                    g, tol = _geodesic_estimate_m(plon, plat, qlon, qlat)
+                    verdict = _verdict(sign * g - inflation[z], tol, bands_m[z])
+                if verdict == _OUT:
+                    continue
+                if verdict == _UNSURE:
+                    if m == pcap:
+                        pcap *= 2
+                        unsure_row = _grown(unsure_row, pcap)
+                        grown_q = np.empty((pcap, 3))
+                        grown_q[:m] = unsure_q
+                        unsure_q = grown_q
+                    unsure_row[m] = n
+                    unsure_q[m, 0], unsure_q[m, 1], unsure_q[m, 2] = qlon, qlat, sign
+                    m += 1
+            if n == cap:
+                cap *= 2
+                hit_point = _grown(hit_point, cap)
+                hit_zone = _grown(hit_zone, cap)
+                hit_inside = _grown(hit_inside, cap)
+            hit_point[n] = i
+            hit_zone[n] = z
+            hit_inside[n] = verdict == INSIDE
+            n += 1
+    return hit_point[:n].copy(), hit_zone[:n].copy(), hit_inside[:n].copy(), unsure_row[:m].copy(), unsure_q[:m].copy()

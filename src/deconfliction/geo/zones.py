@@ -1,10 +1,12 @@
 """Vectorised zone checks: which points lie inside which zones, or in the perimeter band around them.
 
 The index is a dense longitude/latitude grid over the zones' extent. At build time each
-(zone, cell) pair is classified with the exact signed distance at the cell centre and the
-cell's radius (signed distance changes by at most the distance moved): the cell is wholly
-inside the zone, wholly in its band, or mixed. A query looks up each point's cell and computes
-distances only for the mixed pairs, so most points cost a few array operations.
+(zone, cell) pair is classified from an estimate of the signed distance at the cell centre,
+widened by the estimate's error bound and the cell's radius (signed distance changes by at
+most the distance moved): the cell is wholly inside the zone, wholly in its band, or mixed.
+A query looks up each point's cell; mixed pairs are measured for that point, first with
+estimates whose error is bounded, and with an exact geodesic only where they are too close to
+a boundary to call. Answers are therefore those of each shape's exact signed distance.
 Zones and points are identified by integer positions; the index never knows what it stores.
 """
 from __future__ import annotations
@@ -15,12 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from .nearest import Skeletons, signed_distances_m
+from .nearest import (
+    BAND, INSIDE, MIXED, Skeletons, classify_cells, exact_signed_m, group_by_cell, scan_points,
+)
 from .shapes import Shape
-from .wgs84 import geodesic_distance_m
+from .wgs84 import geodesic_distance_m, metres_per_degree
+
+__all__ = ["ZoneHits", "ZoneIndex"]
 
 MAX_CELLS = 16_000_000
-MIXED, INSIDE, BAND = 0, 1, 2
+_TARGET_CELL_M = 1_000.0
+"""Preferred cell side: about the size of the smallest zones with their bands, so most cells decide alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +44,16 @@ class ZoneHits:
 
 
 class ZoneIndex:
-    """Answers "inside or near which zones?" for arrays of positions (degrees)."""
+    """Answers "inside or near which zones?" for arrays of positions (degrees).
+
+    ``bands_m[z]`` is the width in metres of the perimeter band of zone ``z`` (0 for none).
+    """
 
     def __init__(self, shapes: Sequence[Shape], bands_m: Sequence[float], cell_deg: float | None = None):
         self.shapes = list(shapes)
-        self.bands_m = np.asarray(bands_m, dtype=float)
+        self.bands_m = np.ascontiguousarray(bands_m, dtype=float).reshape(-1)
+        if len(self.bands_m) != len(self.shapes):
+            raise ValueError("bands_m needs one band per shape")
         n = len(self.shapes)
         self.skeletons = Skeletons.concat(
             [s.edges() for s in self.shapes], [s.is_area for s in self.shapes], [s.inflation_m for s in self.shapes]
@@ -51,17 +63,14 @@ class ZoneIndex:
         self._build_grid(cell_deg)
 
     def _build_grid(self, cell_deg: float | None) -> None:
-        n = len(self.shapes)
-        if n == 0:
+        if len(self.shapes) == 0:
             self.cell_deg, self.origin, self.shape_cells = 1.0, np.zeros(2), (0, 0)
-            self.cell_start = self.cell_count = np.zeros(0, dtype=np.int64)
-            self.entry_zone = self.entry_class = np.zeros(0, dtype=np.int64)
+            self.cell_offsets, self.cell_codes = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
             return
         b = self.bounds
-        extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
         lo_lon, lo_lat = b[:, 0].min(), b[:, 1].min()
         hi_lon, hi_lat = b[:, 2].max(), b[:, 3].max()
-        cell = cell_deg or float(np.clip(np.median(extent) / 8, 0.002, 1.0))
+        cell = cell_deg or self._default_cell_deg()
         while ((hi_lon - lo_lon) / cell + 1) * ((hi_lat - lo_lat) / cell + 1) > MAX_CELLS:
             cell *= 1.5
         self.cell_deg = cell
@@ -69,82 +78,65 @@ class ZoneIndex:
         nx = int(np.floor((hi_lon - lo_lon) / cell)) + 1
         ny = int(np.floor((hi_lat - lo_lat) / cell)) + 1
         self.shape_cells = (nx, ny)
-        zone, ix, iy = self._cells_of_boxes(b)
-        cx = lo_lon + (ix + 0.5) * cell
-        cy = lo_lat + (iy + 0.5) * cell
-        sd = signed_distances_m(cx, cy, zone, self.skeletons)
-        radius = self._cell_radius_m(iy)
-        band = self.bands_m[zone]
-        cls = np.full(len(zone), MIXED, dtype=np.int64)
-        cls[sd + radius < 0] = INSIDE
-        cls[(sd - radius > 0) & (sd + radius <= band)] = BAND
-        keep = sd - radius <= band
-        zone, cls, flat = zone[keep], cls[keep], (ix * ny + iy)[keep]
-        order = np.lexsort((zone, flat))
-        flat, self.entry_zone, self.entry_class = flat[order], zone[order], cls[order]
-        counts = np.bincount(flat, minlength=nx * ny)
-        self.cell_count = counts.astype(np.int32)
-        self.cell_start = (np.cumsum(counts) - counts).astype(np.int64)
+        box_cells = np.stack([
+            np.floor((b[:, 0] - lo_lon) / cell), np.floor((b[:, 2] - lo_lon) / cell),
+            np.floor((b[:, 1] - lo_lat) / cell), np.floor((b[:, 3] - lo_lat) / cell),
+        ], axis=1).astype(np.int64)
+        box_cells[:, :2] = np.clip(box_cells[:, :2], 0, nx - 1)
+        box_cells[:, 2:] = np.clip(box_cells[:, 2:], 0, ny - 1)
+        radius_m, abs_lat = self._row_radius_m(ny)
+        cells, codes = classify_cells(
+            box_cells, float(lo_lon), float(lo_lat), float(cell), ny, radius_m, abs_lat,
+            self.bands_m, *self.skeletons.arrays(),
+        )
+        self.cell_offsets, self.cell_codes = group_by_cell(cells, codes, nx * ny)
 
-    def _cells_of_boxes(self, b: np.ndarray):
-        cell, (lo_lon, lo_lat) = self.cell_deg, self.origin
-        ix0 = np.floor((b[:, 0] - lo_lon) / cell).astype(np.int64)
-        ix1 = np.floor((b[:, 2] - lo_lon) / cell).astype(np.int64)
-        iy0 = np.floor((b[:, 1] - lo_lat) / cell).astype(np.int64)
-        iy1 = np.floor((b[:, 3] - lo_lat) / cell).astype(np.int64)
-        wx, wy = ix1 - ix0 + 1, iy1 - iy0 + 1
-        per = wx * wy
-        zone = np.repeat(np.arange(len(b)), per)
-        k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
-        ix = np.repeat(ix0, per) + k // np.repeat(wy, per)
-        iy = np.repeat(iy0, per) + k % np.repeat(wy, per)
-        return zone, ix, iy
+    def _default_cell_deg(self) -> float:
+        """About :data:`_TARGET_CELL_M`, finer for small zones, coarser for few large ones."""
+        b = self.bounds
+        extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+        _, m_per_deg_lat = metres_per_degree(np.median((b[:, 1] + b[:, 3]) / 2))
+        target = _TARGET_CELL_M / float(m_per_deg_lat)
+        return float(np.clip(min(target, np.median(extent) / 4), 0.001, 1.0))
 
-    def _cell_radius_m(self, iy: np.ndarray) -> np.ndarray:
-        """Largest distance from a cell's centre to its corners, per latitude row, with a safety margin."""
-        rows, inverse = np.unique(iy, return_inverse=True)
+    def _row_radius_m(self, ny: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per latitude row: the largest distance from a cell's centre to its corners (with a safety
+        margin), and the largest absolute latitude in the row."""
         cell, lat0 = self.cell_deg, self.origin[1]
-        south = lat0 + rows * cell
+        south = lat0 + np.arange(ny) * cell
         centre_lat = south + cell / 2
         half = cell / 2
         r = np.maximum(
             geodesic_distance_m(0.0, centre_lat, half, centre_lat + half),
             geodesic_distance_m(0.0, centre_lat, half, centre_lat - half),
         )
-        return (r * 1.001 + 1.0)[inverse]
+        abs_lat = np.maximum(np.abs(south), np.abs(south + cell))
+        return np.ascontiguousarray(r * 1.001 + 1.0), np.ascontiguousarray(abs_lat)
 
     def query(self, lon, lat) -> ZoneHits:
-        """Every (point, zone) pair with the point inside the zone or its band (boundaries included)."""
-        lon = np.asarray(lon, dtype=float)
-        lat = np.asarray(lat, dtype=float)
+        """Every (point, zone) pair with the point inside the zone or its band (boundaries included).
+
+        Hits come in point order. ``inside`` is true where the point is inside the zone proper.
+        """
+        lon = np.ascontiguousarray(lon, dtype=float).reshape(-1)
+        lat = np.ascontiguousarray(lat, dtype=float).reshape(-1)
+        if len(lon) != len(lat):
+            raise ValueError("lon and lat must have the same length")
         nx, ny = self.shape_cells
-        empty = ZoneHits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
         if nx == 0 or len(lon) == 0:
-            return empty
-        fx = (lon - self.origin[0]) / self.cell_deg
-        fy = (lat - self.origin[1]) / self.cell_deg
-        ok = (fx >= 0) & (fx < nx) & (fy >= 0) & (fy < ny)
-        pts = np.flatnonzero(ok)
-        flat = fx[pts].astype(np.int64) * ny + fy[pts].astype(np.int64)
-        counts = self.cell_count[flat]
-        has = counts > 0
-        pts, flat, counts = pts[has], flat[has], counts[has]
-        if len(pts) == 0:
-            return empty
-        point = np.repeat(pts, counts)
-        entry = np.repeat(self.cell_start[flat], counts) + (
-            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            return ZoneHits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
+        point, zone, inside, unsure_row, unsure_q = scan_points(
+            lon, lat, float(self.origin[0]), float(self.origin[1]), float(self.cell_deg), nx, ny,
+            self.cell_offsets, self.cell_codes, self.bands_m, *self.skeletons.arrays(),
         )
-        zone = self.entry_zone[entry]
-        cls = self.entry_class[entry]
-        inside = cls == INSIDE
-        keep = cls != MIXED
-        mixed = np.flatnonzero(~keep)
-        if len(mixed):
-            mz = zone[mixed]
-            sd = signed_distances_m(lon[point[mixed]], lat[point[mixed]], mz, self.skeletons, self.bands_m[mz])
-            keep[mixed] = sd <= self.bands_m[mz]
-            inside[mixed] = sd <= 0
+        if len(unsure_row) == 0:
+            return ZoneHits(point, zone, inside)
+        p, z = point[unsure_row], zone[unsure_row]
+        signed = exact_signed_m(lon[p], lat[p], unsure_q[:, 0], unsure_q[:, 1], unsure_q[:, 2],
+                                self.skeletons.inflation_m[z])
+        inside[unsure_row] = signed <= 0.0
+        keep = np.ones(len(point), dtype=bool)
+        keep[unsure_row] = signed <= self.bands_m[z]
         return ZoneHits(point[keep], zone[keep], inside[keep])
 
     def zones_near_boxes(self, min_lon, min_lat, max_lon, max_lat) -> tuple[np.ndarray, np.ndarray]:
