@@ -10,10 +10,15 @@ import numpy as np
 
 from ..errors import DeconflictionError
 from ..geo.zones import ZoneIndex
+from .channel import Channel, Message
 from .events import Event, EventType
-from .model import Operation, Party, Policy, Report, Zone
+from .model import Incident, Operation, Party, Policy, Report, Zone
+from .notifications import record
 from .strategic import PlanConflict, conflicts_with_operations, conflicts_with_zones
 from .tactical import ProximityWatch, TrackState, ZoneWatch, velocity_from
+
+_WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
+            EventType.ZONE_CROSSED: "has crossed"}
 
 
 class Engine:
@@ -34,11 +39,30 @@ class Engine:
         self._index: ZoneIndex | None = None
         self._zone_watch = ZoneWatch()
         self._proximity = ProximityWatch(policy)
+        self.channel = Channel(policy, self.parties)
+        self.declared_at: dict[str, datetime] = {}
+        self.incidents: dict[str, Incident] = {}
+        self._episodes: Counter[str] = Counter()
+        self._open_episodes: set[str] = set()
 
     def _event(self, t: datetime, kind: str, fields: dict) -> Event:
         self._seq += 1
         self.stats[f"events.{kind}"] += 1
         return Event(self._seq, t, kind, fields)
+
+    def _emit(self, t: datetime, findings) -> list[Event]:
+        return [self._event(t, kind, fields) for kind, fields in findings]
+
+    def advance(self, until: datetime, inclusive: bool = False) -> list[Event]:
+        """Fire deadlines and window ends falling due before ``until`` (or at it, if inclusive).
+
+        Every command calls this first; a driver calls it with ``inclusive=True`` at the end of
+        a replay, or on a timer in a live service, so deadlines fire on time without a command.
+        """
+        out: list[Event] = []
+        while (due := self.channel.next_due()) is not None and (due < until or (inclusive and due == until)):
+            out += [self._event(at, kind, fields) for at, (kind, fields) in self.channel.fire(due)]
+        return out
 
     def band_m(self, zone: Zone) -> float:
         """Width of the zone's warning band in metres."""
@@ -50,12 +74,15 @@ class Engine:
         if zone.id in self.zones or zone.id in self.operations:
             raise DeconflictionError(f"id {zone.id!r} is already declared")
         zone.shape.bounds_deg(self.band_m(zone))  # rejects shapes the index cannot hold
+        events = self.advance(t)
         self.zones[zone.id] = zone
+        self.declared_at[zone.id] = t
         self._index = None
-        events = [self._event(t, EventType.ZONE_DECLARED, {
-            "zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)})]
+        events.append(self._event(t, EventType.ZONE_DECLARED, {
+            "zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}))
         for op in self.operations.values():
-            events += [self._conflict(t, c) for c in conflicts_with_zones(op, [zone])]
+            for c in conflicts_with_zones(op, [zone]):
+                events += self._conflict(t, c)
         return events
 
     def declare_operation(self, op: Operation, t: datetime) -> list[Event]:
@@ -63,20 +90,71 @@ class Engine:
         if op.id in self.operations or op.id in self.zones:
             raise DeconflictionError(f"id {op.id!r} is already declared")
         found = self.check_operation(op)
+        events = self.advance(t)
         self.operations[op.id] = op
-        events = [self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party})]
-        return events + [self._conflict(t, c) for c in found]
+        self.declared_at[op.id] = t
+        events.append(self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party}))
+        for c in found:
+            events += self._conflict(t, c)
+        return events
 
     def check_operation(self, op: Operation) -> list[PlanConflict]:
         """Conflicts the operation would have, without declaring it."""
         return conflicts_with_zones(op, self.zones.values()) + conflicts_with_operations(
             op, self.operations.values())
 
-    def _conflict(self, t: datetime, c: PlanConflict) -> Event:
-        return self._event(t, EventType.PLAN_CONFLICT, {
+    def _conflict(self, t: datetime, c: PlanConflict) -> list[Event]:
+        """The conflict event, then the warnings it causes: to the operation's party about a zone,
+        or to both parties about each other's operation, each with its own deadline."""
+        event = self._event(t, EventType.PLAN_CONFLICT, {
             "operation": c.operation, "other": c.other, "other_kind": c.other_kind,
             "parties": list(c.parties), "window": {"start": c.window.start, "end": c.window.end},
         })
+        out = [event]
+        op = self.operations.get(c.operation)
+        party = op.party if op is not None else c.parties[0]
+        cause = {"event": event.seq, "type": str(event.type), "operation": c.operation, "other": c.other}
+        if c.other_kind == "zone":
+            zone = self.zones[c.other]
+            sender = next((p for p in zone.parties if p != party), None)
+            if sender is not None:
+                text = (f"Your planned operation {c.operation} enters {zone.kind} zone {zone.name or zone.id}, "
+                        "where your party is not on the allowed list. Acknowledge.")
+                out += self._warn(t, f"{c.operation}/{zone.id}", sender, party, text, zone.id, cause, c.window.end)
+        else:
+            other = self.operations[c.other]
+            for mine, theirs in ((op, other), (other, op)):
+                text = (f"Operation {theirs.id} of {theirs.party} shares space and time with your operation "
+                        f"{mine.id}. Acknowledge.")
+                out += self._warn(t, f"{mine.id}/{theirs.id}", theirs.party, mine.party, text, theirs.id,
+                                  cause, c.window.end)
+        return out
+
+    def _warn(self, t: datetime, message_id: str, sender: str, to: str, text: str, ref: str,
+              cause: dict, ends: datetime | None = None) -> list[Event]:
+        key = f"cause:{message_id}"
+        if self.channel.open_cause(key) or message_id in self.channel.messages:
+            return []
+        message = Message(message_id, sender, to, self.policy.escalation[0], text, ref, t, cause=key,
+                          extra={"cause": cause})
+        events = self._emit(t, self.channel.send(t, message))
+        if ends is not None:
+            self.channel.end_cause_at(ends, key)
+        return events
+
+    def _warn_zone(self, t: datetime, event: Event) -> list[Event]:
+        """One warning per episode: from the first report near or in the zone until the unit is clear."""
+        zone, track, party = self.zones[event.fields["zone"]], event.fields["track"], event.fields["party"]
+        episode = f"{zone.id}/{track}"
+        sender = next((p for p in zone.parties if p != party), None)
+        if sender is None or episode in self._open_episodes:
+            return []
+        self._open_episodes.add(episode)
+        self._episodes[episode] += 1
+        text = (f"Your unit {track} {_WARN_ON[event.type]} {zone.kind} zone {zone.name or zone.id}, where "
+                "your party is not on the allowed list. Acknowledge.")
+        cause = {"event": event.seq, "type": str(event.type), "track": track}
+        return self._warn(t, f"{episode}/{self._episodes[episode]}", sender, party, text, zone.id, cause)
 
     # -- reports ------------------------------------------------------------------------------
     def report(self, t: datetime, reports: Sequence[Report]) -> list[Event]:
@@ -85,6 +163,7 @@ class Engine:
         A report not later than the unit's previous one, or naming another party than the
         unit's first report did, is ignored and counted in ``stats`` rather than applied.
         """
+        out = self.advance(t)
         batch: list[Report] = []
         previous: list[TrackState | None] = []
         seen: set[str] = set()
@@ -110,7 +189,50 @@ class Engine:
             self.tracks[r.track] = TrackState(r.track, r.party, r.t, r.lon, r.lat, alt, ve, vn, vu)
         if batch:
             findings += self._proximity.update(t, self.tracks)
-        return [self._event(t, kind, fields) for kind, fields in findings]
+        for kind, fields in findings:
+            event = self._event(t, kind, fields)
+            out.append(event)
+            if kind in _WARN_ON:
+                out += self._warn_zone(t, event)
+        for track, zone_id in self._zone_watch.left:
+            episode = f"{zone_id}/{track}"
+            self._open_episodes.discard(episode)
+            reason = f"{track} is clear of zone {zone_id} and its band"
+            out += self._emit(t, self.channel.cause_ended(t, f"cause:{episode}/{self._episodes[episode]}", reason))
+        return out
+
+    # -- messages, acknowledgements, incidents ---------------------------------------------------
+    def send(self, t: datetime, message_id: str, sender: str, to: str, kind: str, text: str = "",
+             ref: str | None = None) -> list[Event]:
+        """A party sends a message; it is routed over the lines, relayed where needed, and given a deadline."""
+        if message_id in self.channel.messages:
+            raise DeconflictionError(f"message id {message_id!r} is already used")
+        out = self.advance(t)
+        return out + self._emit(t, self.channel.send(t, Message(message_id, sender, to, kind, text, ref, t)))
+
+    def acknowledge(self, t: datetime, message_id: str, by: str) -> list[Event]:
+        """``by`` acknowledges a message (as addressee, or as intermediary for its relaying)."""
+        return self.advance(t) + self._emit(t, self.channel.acknowledge(t, message_id, by))
+
+    def disown(self, t: datetime, message_id: str, by: str, reason: str) -> list[Event]:
+        """``by`` says the unit or activity a message is about is not theirs; the sender sees it."""
+        return self.advance(t) + self._emit(t, self.channel.disown(t, message_id, by, reason))
+
+    def set_channel(self, t: datetime, a: str, b: str, active: bool) -> list[Event]:
+        """Suspend or resume the direct line between two parties."""
+        return self.advance(t) + self._emit(t, self.channel.set_line(t, a, b, active))
+
+    def report_incident(self, t: datetime, incident: Incident) -> list[Event]:
+        """Record an incident with the notification record of every zone and plan covering it."""
+        if incident.id in self.incidents:
+            raise DeconflictionError(f"incident id {incident.id!r} is already used")
+        out = self.advance(t)
+        self.incidents[incident.id] = incident
+        notified = record(t, incident.shape, self.zones.values(), self.operations.values(), self.declared_at,
+                          self.channel.messages.values(), self.parties)
+        fields = {"incident": incident.id, "reporter": incident.reporter, "kind": incident.kind,
+                  "geometry": incident.shape.to_geojson(), "text": incident.text, "notified": notified}
+        return out + [self._event(t, EventType.INCIDENT_REPORTED, fields)]
 
     def _bands(self, zones: list[Zone]) -> np.ndarray:
         return np.array([self.band_m(z) for z in zones])

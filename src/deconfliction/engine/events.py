@@ -21,6 +21,20 @@ class EventType(StrEnum):
     PLAN_CONFLICT = "plan.conflict"
     PROXIMITY_PREDICTED = "proximity.predicted"
     SEPARATION_LOST = "separation.lost"
+    MESSAGE_SENT = "message.sent"
+    MESSAGE_RELAYED = "message.relayed"
+    MESSAGE_DELIVERED = "message.delivered"
+    MESSAGE_WAITING = "message.waiting"
+    MESSAGE_UNDELIVERABLE = "message.undeliverable"
+    MESSAGE_ACKNOWLEDGED = "message.acknowledged"
+    MESSAGE_ACK_REJECTED = "message.ack_rejected"
+    MESSAGE_ESCALATED = "message.escalated"
+    MESSAGE_UNANSWERED = "message.unanswered"
+    MESSAGE_RESOLVED = "message.resolved"
+    MESSAGE_DISOWNED = "message.disowned"
+    CHANNEL_SUSPENDED = "channel.suspended"
+    CHANNEL_RESUMED = "channel.resumed"
+    INCIDENT_REPORTED = "incident.reported"
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,3 +100,14 @@ class Report:
     course_deg: float | None = None
     order: int = field(default=0, compare=False)
     """Position in the input, to keep simultaneous reports in a stable order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """Something that happened at a place and time, reported by a party (e.g. a strike on a site)."""
+
+    id: str
+    reporter: str
+    kind: str
+    shape: Shape
+    text: str = ""

@@ -54,6 +54,8 @@ class ZoneWatch:
 
     def __init__(self):
         self.state: dict[str, dict[int, int]] = {}
+        self.left: list[tuple[str, str]] = []
+        """(track, zone id) episodes that the last update ended: the unit is clear of zone and band."""
 
     def update(
         self, t: datetime, batch: Sequence[Report], previous: Sequence[TrackState | None],
@@ -62,6 +64,7 @@ class ZoneWatch:
         """Findings for a batch of reports, all at time ``t``, in input order then zone order."""
         if not zones:
             return []
+        self.left = []
         new = self._classify(t, batch, zones, index)
         crossed = self._crossings(t, batch, previous, zones, index)
         findings: list[Finding] = []
@@ -74,6 +77,8 @@ class ZoneWatch:
                     fields = {"zone": zones[z].id, "track": report.track, "party": report.party,
                               "lon": round(report.lon, 6), "lat": round(report.lat, 6)}
                     findings.append((kind, fields))
+                if now.get(z, OUT) == OUT and (old.get(z, OUT) != OUT or kind == EventType.ZONE_CROSSED):
+                    self.left.append((report.track, zones[z].id))
             if now:
                 self.state[report.track] = now
             else:
