@@ -17,10 +17,10 @@ from ..errors import GeometryError, Problem, ScenarioError
 from ..geo.volumes import AltitudeBand, AltitudeReference, TimeWindow, Volume4D
 from .csvtracks import read_track_csv
 from .geojson import shape_from_spec
+from .messages import parse_traffic
 from .schema import SCENARIO_SCHEMA
 
 _VALIDATOR = Draft202012Validator(SCENARIO_SCHEMA)
-NOT_YET = ("messages", "incidents", "channel_events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class Scenario:
     zones: tuple[Zone, ...]
     operations: tuple[Operation, ...]
     reports: tuple[Report, ...] = field(repr=False)
+    commands: tuple = field(default=(), repr=False)
+    """Scripted messages, acknowledgements, disowning, line changes and incidents, in file order."""
 
 
 class _KeepTimesAsText(yaml.SafeLoader):
@@ -89,10 +91,6 @@ def structural_problems(data: Any) -> list[Problem]:
     for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
         problems += _describe(err)
     problems += _non_finite(data, "")
-    for key in NOT_YET:
-        if key in data:
-            problems.append(Problem(key, "is part of contract v1 but this version does not handle it yet; "
-                                         "remove it to replay the rest"))
     seen, unique = set(), []
     for p in problems:
         if (p.path, p.reason) not in seen:
@@ -185,9 +183,22 @@ class _Builder:
         operations = [self.operation(o, f"operations[{i}]", ids) for i, o in enumerate(d.get("operations", []))]
         self.unique_ids([("zones", z) for z in d.get("zones", [])] + [("operations", o) for o in d.get("operations", [])])
         reports = self.reports(d.get("tracks", []), ids)
+        self.lines = {frozenset((p.id, o)) for p in parties for o in p.channels}
+        commands = parse_traffic(self, d, ids, {z["id"]: z for z in d.get("zones", [])},
+                                 {o["id"]: o for o in d.get("operations", [])}, {r.track for r in reports})
         if self.problems:
             return None
-        return Scenario(d.get("name", ""), start, end, policy, tuple(parties), tuple(zones), tuple(operations), reports)
+        return Scenario(d.get("name", ""), start, end, policy, tuple(parties), tuple(zones), tuple(operations),
+                        reports, tuple(commands))
+
+    def command_time(self, value, path: str) -> datetime | None:
+        """A time that must fall within the scenario's [start, end)."""
+        t = self.time(value, path)
+        if t is not None and self.start is not None and t < self.start:
+            self.problem(path, f"{value} is before the scenario's start")
+        elif t is not None and self.end is not None and t >= self.end:
+            self.problem(path, f"{value} is not before the scenario's end")
+        return t
 
     def policy(self, spec: dict) -> Policy:
         for key in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s"):
@@ -314,11 +325,7 @@ class _Builder:
 
     def report(self, spec: dict, path: str, ids: set[str], order: int) -> list[Report]:
         before = len(self.problems)
-        t = self.time(spec["t"], f"{path}.t")
-        if t is not None and self.start is not None and t < self.start:
-            self.problem(f"{path}.t", f"{spec['t']} is before the scenario's start")
-        elif t is not None and self.end is not None and t >= self.end:
-            self.problem(f"{path}.t", f"{spec['t']} is not before the scenario's end")
+        t = self.command_time(spec["t"], f"{path}.t")
         if spec["party"] not in ids:
             self.problem(f"{path}.party", self.unknown("party", spec["party"], ids))
         lon, lat = spec["lon"], spec["lat"]

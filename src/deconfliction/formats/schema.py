@@ -63,6 +63,49 @@ _TRACK_FILE = {
                                            "relative to the scenario file."}},
 }
 
+_MESSAGE = {
+    "type": "object",
+    "required": ["t", "from", "to", "kind"],
+    "additionalProperties": False,
+    "properties": {
+        "t": _TIME, "id": {**_ID, "pattern": r"^[^\s/]+$", "description": "Message id (no '/', which automatic "
+                                                                          "warnings use); default msg-N."},
+        "from": _ID, "to": _ID,
+        "kind": {"type": "string", "minLength": 1,
+                 "description": "advisory, warning, final_warning (the escalation levels) or any other word."},
+        "text": {"type": "string"},
+        "ref": {**_ID, "description": "Id of the zone or operation the message is about."},
+    },
+}
+_ACK = {
+    "type": "object",
+    "required": ["t", "ack", "by"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "ack": {**_ID, "description": "Id of the message acknowledged."}, "by": _ID},
+}
+_DISOWN = {
+    "type": "object",
+    "required": ["t", "disown", "by", "reason"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "disown": {**_ID, "description": "Id of the message whose unit is disowned."},
+                   "by": _ID, "reason": {"type": "string", "minLength": 1}},
+}
+_INCIDENT = {
+    "type": "object",
+    "required": ["t", "id", "reporter", "kind", "geometry"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "id": _ID, "reporter": _ID, "kind": {"type": "string", "minLength": 1},
+                   "geometry": _GEOMETRY, "radius_m": _SHAPED["radius_m"], "width_m": _SHAPED["width_m"],
+                   "text": {"type": "string"}},
+}
+_CHANNEL_EVENT = {
+    "type": "object",
+    "required": ["t", "between", "state"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "between": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
+                   "state": {"enum": ["suspended", "active"]}},
+}
+
 SCENARIO_SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://deconfliction.invalid/schema/scenario-1.json",
@@ -128,10 +171,12 @@ SCENARIO_SCHEMA: dict = {
         },
         "tracks": {"type": "array", "description": "Position reports inline, or {file: CSV}.",
                    "items": {"if": {"type": "object", "required": ["file"]}, "then": _TRACK_FILE, "else": _REPORT}},
-        "messages": {"type": "array", "items": {"type": "object"},
-                     "description": "Scripted messages and acknowledgements (handled by the channel)."},
-        "incidents": {"type": "array", "items": {"type": "object"}},
-        "channel_events": {"type": "array", "items": {"type": "object"}},
+        "messages": {"type": "array", "description": "Scripted messages, acknowledgements and disowning, by time.",
+                     "items": {"if": {"type": "object", "required": ["ack"]}, "then": _ACK,
+                               "else": {"if": {"type": "object", "required": ["disown"]}, "then": _DISOWN,
+                                        "else": _MESSAGE}}},
+        "incidents": {"type": "array", "items": _INCIDENT},
+        "channel_events": {"type": "array", "items": _CHANNEL_EVENT},
     },
 }
 

@@ -1,0 +1,138 @@
+"""Scripted channel traffic in scenario files: messages, acknowledgements, disowning, line changes, incidents."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..engine.model import Incident
+from ..errors import Problem
+from .geojson import shape_from_spec
+
+INCIDENT_POINT_RADIUS_M = 1.0
+"""A Point incident without radius_m is taken as a circle of this radius."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedMessage:
+    t: datetime
+    id: str
+    sender: str
+    to: str
+    kind: str
+    text: str
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    t: datetime
+    message: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disowning:
+    t: datetime
+    message: str
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChange:
+    t: datetime
+    a: str
+    b: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentReport:
+    t: datetime
+    incident: Incident
+
+
+def _unknown(what: str, value: str, known) -> str:
+    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
+    return f"unknown {what} {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+def automatic_ids(zones: dict, operations: dict, tracks: set[str]) -> callable:
+    """A test for the ids the engine gives automatic warnings: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION."""
+    def known(message_id: str) -> bool:
+        parts = message_id.split("/")
+        if len(parts) == 3:
+            return parts[0] in zones and parts[1] in tracks and parts[2].isdigit() and int(parts[2]) > 0
+        if len(parts) == 2:
+            return parts[0] in operations and (parts[1] in zones or parts[1] in operations)
+        return False
+    return known
+
+
+def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operations: dict, tracks: set[str]):
+    """Messages, acknowledgements, disowning, channel changes and incidents, with problems named by path."""
+    commands: list = []
+    scripted: set[str] = set()
+    automatic = automatic_ids(zones, operations, tracks)
+    refs = set(zones) | set(operations)
+
+    def party(value: str, path: str) -> None:
+        if value not in parties:
+            builder.problem(path, _unknown("party", value, parties))
+
+    for i, spec in enumerate(data.get("messages", [])):
+        path = f"messages[{i}]"
+        t = builder.command_time(spec["t"], f"{path}.t")
+        if "ack" in spec or "disown" in spec:
+            key = "ack" if "ack" in spec else "disown"
+            party(spec["by"], f"{path}.by")
+            if spec[key] not in scripted and not automatic(spec[key]):
+                builder.problem(f"{path}.{key}", _unknown("message", spec[key], scripted)
+                                + " (acknowledge a message sent earlier in the file, or an automatic warning "
+                                  "ZONE/TRACK/N, OPERATION/ZONE or OPERATION/OTHER-OPERATION)")
+            if t is not None:
+                commands.append(Acknowledgement(t, spec["ack"], spec["by"]) if key == "ack"
+                                else Disowning(t, spec["disown"], spec["by"], spec["reason"]))
+            continue
+        message_id = spec.get("id", f"msg-{i + 1}")
+        if message_id in scripted:
+            builder.problem(f"{path}.id", f"duplicate message id {message_id!r}")
+        scripted.add(message_id)
+        party(spec["from"], f"{path}.from")
+        party(spec["to"], f"{path}.to")
+        if spec["from"] == spec["to"]:
+            builder.problem(f"{path}.to", "a party does not send messages to itself")
+        if spec.get("ref") is not None and spec["ref"] not in refs:
+            builder.problem(f"{path}.ref", _unknown("zone or operation", spec["ref"], refs))
+        if t is not None:
+            commands.append(ScriptedMessage(t, message_id, spec["from"], spec["to"], spec["kind"],
+                                            spec.get("text", ""), spec.get("ref")))
+
+    lines = builder.lines
+    for i, spec in enumerate(data.get("channel_events", [])):
+        path = f"channel_events[{i}]"
+        t = builder.command_time(spec["t"], f"{path}.t")
+        a, b = spec["between"]
+        party(a, f"{path}.between[0]")
+        party(b, f"{path}.between[1]")
+        if a in parties and b in parties and frozenset((a, b)) not in lines:
+            builder.problem(f"{path}.between", f"{a} and {b} have no line to suspend or resume (see parties[].channels)")
+        if t is not None:
+            commands.append(ChannelChange(t, a, b, spec["state"] == "active"))
+
+    seen: set[str] = set()
+    for i, spec in enumerate(data.get("incidents", [])):
+        path = f"incidents[{i}]"
+        t = builder.command_time(spec["t"], f"{path}.t")
+        party(spec["reporter"], f"{path}.reporter")
+        if spec["id"] in seen:
+            builder.problem(f"{path}.id", f"duplicate incident id {spec['id']!r}")
+        seen.add(spec["id"])
+        if spec["geometry"]["type"] == "Point" and "radius_m" not in spec and "radius_m" not in spec["geometry"]:
+            spec = {**spec, "radius_m": INCIDENT_POINT_RADIUS_M}
+        shape = shape_from_spec(spec, path, builder.problems)
+        if t is not None and shape is not None:
+            commands.append(IncidentReport(t, Incident(spec["id"], spec["reporter"], spec["kind"], shape,
+                                                       spec.get("text", ""))))
+    return commands
