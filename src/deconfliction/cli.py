@@ -5,10 +5,11 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
+from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 
+from .brief import brief_markdown, build_brief
 from .engine.core import Engine
 from .engine.events import Event, format_time
 from .errors import ScenarioError
@@ -56,9 +57,34 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     p.set_defaults(run=_check)
 
+    p = sub.add_parser("brief", help="print the daily deconfliction brief of a scenario",
+                       description="The brief for one UTC day: open warnings and their level, messages not "
+                                   "acknowledged and how overdue, units inside zones they are not allowed in and "
+                                   "since when (state at the end of the day, or of the scenario if earlier), plan "
+                                   "conflicts in that day, incidents with their notification record.")
+    p.add_argument("file", type=Path, help="scenario file")
+    p.add_argument("--day", required=True, type=_day, help="the day, YYYY-MM-DD (UTC)")
+    p.add_argument("--format", choices=["markdown", "json"], default="markdown", help="output format (default: markdown)")
+    p.set_defaults(run=_brief)
+
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario file")
     p.set_defaults(run=lambda args: _print_json(scenario_schema()), file="schema")
     return parser
+
+
+def _day(text: str):
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day in the form YYYY-MM-DD") from None
+
+
+def _brief(args) -> int:
+    brief = build_brief(load_scenario(args.file), args.day)
+    if args.format == "json":
+        return _print_json(brief)
+    print(brief_markdown(brief), end="")
+    return EXIT_OK
 
 
 def _print_json(value) -> int:
@@ -130,8 +156,34 @@ def _describe(d: dict) -> tuple[str, str]:
     if kind == "separation.lost":
         return (f"{d['tracks'][0]} ({d['parties'][0]}) / {d['tracks'][1]} ({d['parties'][1]})",
                 f"{d['distance_m']:.0f} m apart" + (f", {d['vertical_m']:.0f} m vertically" if d["vertical_m"] is not None else ""))
+    if kind.startswith("message."):
+        return f"{d['from']} -> {d['to']}", _describe_message(kind, d)
+    if kind.startswith("channel."):
+        return " / ".join(d["between"]), "line " + kind.split(".")[1]
+    if kind == "incident.reported":
+        covered = ", ".join(f"{n['kind']} {n['item']} (told: {', '.join(sorted({e['party'] for e in n['told']})) or 'nobody'})"
+                            for n in d["notified"]) or "no declared zone or plan"
+        return d["reporter"], f"{d['kind']} {d['incident']}: covered by {covered}"
     rest = {k: v for k, v in d.items() if k not in ("seq", "t", "type")}
     return "", json.dumps(rest)
+
+
+def _describe_message(kind: str, d: dict) -> str:
+    head = f"{d['kind']} {d['message']}" + (f" re {d['ref']}" if d.get("ref") else "")
+    detail = {
+        "message.sent": lambda: f": {d.get('text', '')}",
+        "message.relayed": lambda: f" relayed via {d['via']}",
+        "message.delivered": lambda: f" delivered over {' -> '.join(d['route'])}; acknowledge by {d['deadline']}",
+        "message.waiting": lambda: f" waits: {d['reason']}",
+        "message.undeliverable": lambda: f" undeliverable: {d['reason']}",
+        "message.acknowledged": lambda: f" acknowledged by {d['by']} ({d['as']})",
+        "message.ack_rejected": lambda: f" acknowledgement by {d['by']} rejected: {d['reason']}",
+        "message.escalated": lambda: f" escalated to {d['level']}; acknowledge by {d['deadline']}",
+        "message.unanswered": lambda: " unanswered after the last level",
+        "message.resolved": lambda: f" closed: {d['reason']}",
+        "message.disowned": lambda: f" disowned by {d['by']}: {d['reason']}",
+    }
+    return head + detail.get(kind, lambda: "")()
 
 
 def _where(d: dict) -> str:

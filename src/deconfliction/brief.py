@@ -1,0 +1,145 @@
+"""The daily deconfliction brief: what is open, overdue, inside where it should not be, planned, and reported."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta, timezone
+
+from .engine.channel import MessageState
+from .engine.core import Engine
+from .engine.events import Event, EventType, format_time
+from .engine.tactical import INSIDE
+from .formats.scenario import Scenario
+from .replay import replay
+
+
+def build_brief(scenario: Scenario, day: date) -> dict:
+    """The brief for ``day`` (UTC): the state at the end of that day (or of the scenario, if earlier),
+    the plan conflicts whose windows fall in that day, and the incidents reported during it."""
+    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    as_of = min(end, scenario.end) if scenario.end else end
+    engine = Engine(scenario.policy, scenario.parties)
+    events = list(replay(scenario, engine, until=as_of))
+    today = [e for e in events if start <= e.t < end]
+    return {
+        "day": day.isoformat(),
+        "as_of": format_time(as_of),
+        "scenario": scenario.name,
+        "open_warnings": _open_warnings(engine, as_of),
+        "unacknowledged": _unacknowledged(engine, as_of),
+        "units_inside": _units_inside(engine, events),
+        "plan_conflicts": _plan_conflicts(events, start, end),
+        "incidents": [e.to_dict() for e in today if e.type == EventType.INCIDENT_REPORTED],
+        "events_today": dict(sorted(Counter(str(e.type) for e in today).items())),
+    }
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def _open_warnings(engine: Engine, as_of: datetime) -> list[dict]:
+    out = []
+    for m in engine.channel.messages.values():
+        if m.cause is None or not m.open:
+            continue
+        out.append({"message": m.id, "from": m.sender, "to": m.to, "level": m.kind, "ref": m.ref,
+                    "sent": format_time(m.sent_at), "state": str(m.state),
+                    "deadline": m.deadline and format_time(m.deadline)})
+    return out
+
+
+def _unacknowledged(engine: Engine, as_of: datetime) -> list[dict]:
+    out = []
+    for m in engine.channel.messages.values():
+        if m.acknowledged_at is not None or m.state in (MessageState.RESOLVED, MessageState.DISOWNED):
+            continue
+        overdue = (as_of - m.deadline).total_seconds() if m.deadline else None
+        out.append({"message": m.id, "from": m.sender, "to": m.to, "kind": m.kind, "ref": m.ref,
+                    "state": str(m.state), "sent": format_time(m.sent_at),
+                    "deadline": m.deadline and format_time(m.deadline),
+                    "overdue": _duration(overdue) if overdue is not None and overdue > 0 else None})
+    return out
+
+
+def _units_inside(engine: Engine, events: list[Event]) -> list[dict]:
+    since: dict[tuple[str, str], datetime] = {}
+    for e in events:
+        if e.type == EventType.ZONE_ENTERED:
+            since[(e.fields["track"], e.fields["zone"])] = e.t
+    zones = list(engine.zones.values())
+    out = []
+    for track, states in sorted(engine._zone_watch.state.items()):
+        for z, state in sorted(states.items()):
+            if state == INSIDE and z < len(zones):
+                zone = zones[z]
+                out.append({"track": track, "party": engine.tracks[track].party, "zone": zone.id,
+                            "since": format_time(since.get((track, zone.id), engine.tracks[track].t)),
+                            "last_report": format_time(engine.tracks[track].t)})
+    return out
+
+
+def _plan_conflicts(events: list[Event], start: datetime, end: datetime) -> list[dict]:
+    out = []
+    for e in events:
+        if e.type != EventType.PLAN_CONFLICT:
+            continue
+        w = e.fields["window"]
+        if (w["start"] is None or w["start"] < end) and (w["end"] is None or w["end"] > start):
+            d = e.to_dict()
+            out.append({k: d[k] for k in ("operation", "other", "other_kind", "parties", "window")})
+    return out
+
+
+def brief_markdown(brief: dict) -> str:
+    """The brief as Markdown, section by section."""
+    lines = [f"# Deconfliction brief, {brief['day']}", "",
+             f"{brief['scenario']}. State as of {brief['as_of']}. A notification is not a permission.", ""]
+
+    def table(title: str, rows: list[dict], columns: list[str], empty: str) -> None:
+        lines.extend([f"## {title}", ""])
+        if not rows:
+            lines.extend([empty, ""])
+            return
+        lines.append("| " + " | ".join(columns) + " |")
+        lines.append("|" + "---|" * len(columns))
+        for row in rows:
+            lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
+        lines.append("")
+
+    table("Open warnings", brief["open_warnings"], ["message", "from", "to", "level", "ref", "sent", "deadline"],
+          "No warning is open.")
+    table("Messages not acknowledged", brief["unacknowledged"],
+          ["message", "from", "to", "kind", "state", "sent", "deadline", "overdue"], "Every message was acknowledged.")
+    table("Units inside zones they are not allowed in", brief["units_inside"],
+          ["track", "party", "zone", "since", "last_report"], "None.")
+    table("Plan conflicts in the day", [{**c, "window": f"{c['window']['start']} to {c['window']['end']}",
+                                         "parties": ", ".join(c["parties"])} for c in brief["plan_conflicts"]],
+          ["operation", "other", "other_kind", "parties", "window"], "None.")
+    lines.extend(["## Incidents and their notification record", ""])
+    if not brief["incidents"]:
+        lines.extend(["No incident reported.", ""])
+    for inc in brief["incidents"]:
+        lines.append(f"### {inc['incident']}: {inc['kind']} reported by {inc['reporter']} at {inc['t']}")
+        lines.append("")
+        if inc.get("text"):
+            lines.extend([inc["text"], ""])
+        if not inc["notified"]:
+            lines.extend(["No declared zone or operation covered that place and time.", ""])
+        for item in inc["notified"]:
+            lines.append(f"- {item['kind']} **{item['item']}** (declared by {', '.join(item['declared_by'])} "
+                         f"at {item['declared_at']}); not told: {', '.join(item['not_told']) or 'nobody'}")
+            for told in item["told"]:
+                ack = f"acknowledged {told['acknowledged_at']}" if told["acknowledged_at"] else "not acknowledged"
+                via = f" ({told['message']})" if told.get("message") else ""
+                lines.append(f"  - {told['party']}: {told['how']}{via} at {told['at']}; {ack}")
+        lines.append("")
+    counts = ", ".join(f"{k} {v}" for k, v in brief["events_today"].items()) or "none"
+    lines.extend(["## The day in events", "", counts, ""])
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
