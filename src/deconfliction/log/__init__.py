@@ -1,0 +1,1 @@
+"""The record: a hash-chained, Merkle-tree-covered, signed log of events."""
