@@ -127,7 +127,7 @@ def _summary(scenario: Scenario, engine: Engine, seconds: float) -> str:
             f" {sum(counts.values()):,} events: {by_type}")
 
 
-_TABLE_COLUMNS = (("TIME", 20), ("SEQ", 5), ("EVENT", 20), ("WHO", 34), ("WHAT / WHERE", 0))
+_TABLE_COLUMNS = (("TIME", 20), ("SEQ", 5), ("EVENT", 21), ("WHO", 46), ("WHAT / WHERE", 0))
 _TABLE_HEADER = "  ".join(f"{n:<{w}}" if w else n for n, w in _TABLE_COLUMNS) + "\n"
 
 
@@ -135,7 +135,14 @@ def _table_row(event: Event) -> str:
     d = event.to_dict()
     who, what = _describe(d)
     cells = [d["t"].replace("T", " "), str(d["seq"]), d["type"], who, what]
-    return "  ".join(f"{c:<{w}}" if w else c for c, (_, w) in zip(cells, _TABLE_COLUMNS)).rstrip()
+    return "  ".join(_fit(c, w) for c, (_, w) in zip(cells, _TABLE_COLUMNS)).rstrip()
+
+
+def _fit(cell: str, width: int) -> str:
+    """The cell padded to the column's width, or cut with an ellipsis so the columns stay aligned."""
+    if not width:
+        return cell
+    return f"{cell:<{width}}" if len(cell) <= width else cell[: width - 1] + "\u2026"
 
 
 def _describe(d: dict) -> tuple[str, str]:

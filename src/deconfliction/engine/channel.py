@@ -140,6 +140,8 @@ class Channel:
         """Suspend or resume the line between two parties; waiting messages then try again."""
         line = _line(a, b)
         kind = EventType.CHANNEL_RESUMED if active else EventType.CHANNEL_SUSPENDED
+        if (line in self.suspended) != active:
+            return []  # already in that state: nothing changes, nothing to record
         if active:
             self.suspended.discard(line)
         else:
@@ -183,8 +185,9 @@ class Channel:
     def disown(self, t: datetime, message_id: str, by: str, reason: str) -> list[Finding]:
         """An addressee or intermediary says the unit or activity is not theirs; the sender is told."""
         m = self.messages.get(message_id)
-        if m is None or (by != m.to and by not in m.route[1:-1]):
-            why = "no such message" if m is None else f"{by} neither received nor relayed it"
+        if m is None or m.delivered_at is None or (by != m.to and by not in m.route[1:-1]):
+            why = ("no such message" if m is None else "not delivered yet" if m.delivered_at is None
+                   else f"{by} neither received nor relayed it")
             return [(EventType.MESSAGE_ACK_REJECTED, {"message": message_id, "by": by, "reason": why})]
         if m.open:
             m.state = MessageState.DISOWNED

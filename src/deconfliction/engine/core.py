@@ -109,6 +109,7 @@ class Engine:
         event = self._event(t, EventType.PLAN_CONFLICT, {
             "operation": c.operation, "other": c.other, "other_kind": c.other_kind,
             "parties": list(c.parties), "window": {"start": c.window.start, "end": c.window.end},
+            **self._priorities(c),
         })
         out = [event]
         op = self.operations.get(c.operation)
@@ -118,7 +119,7 @@ class Engine:
             zone = self.zones[c.other]
             sender = next((p for p in zone.parties if p != party), None)
             if sender is not None:
-                text = (f"Your planned operation {c.operation} enters {zone.kind} zone {zone.name or zone.id}, "
+                text = (f"Your planned operation {c.operation} enters zone {zone.id} ({zone.name or zone.kind}), "
                         "where your party is not on the allowed list. Acknowledge.")
                 out += self._warn(t, f"{c.operation}/{zone.id}", sender, party, text, zone.id, cause, c.window.end)
         else:
@@ -129,6 +130,13 @@ class Engine:
                 out += self._warn(t, f"{mine.id}/{theirs.id}", theirs.party, mine.party, text, theirs.id,
                                   cause, c.window.end)
         return out
+
+    def _priorities(self, c: PlanConflict) -> dict:
+        """Both operations' priorities (higher wins), for a conflict between two plans."""
+        if c.other_kind != "operation":
+            return {}
+        ops = (self.operations.get(c.operation), self.operations.get(c.other))
+        return {"priorities": {op.id: op.priority for op in ops if op is not None}}
 
     def _warn(self, t: datetime, message_id: str, sender: str, to: str, text: str, ref: str,
               cause: dict, ends: datetime | None = None) -> list[Event]:
@@ -151,7 +159,7 @@ class Engine:
             return []
         self._open_episodes.add(episode)
         self._episodes[episode] += 1
-        text = (f"Your unit {track} {_WARN_ON[event.type]} {zone.kind} zone {zone.name or zone.id}, where "
+        text = (f"Your unit {track} {_WARN_ON[event.type]} zone {zone.id} ({zone.name or zone.kind}), where "
                 "your party is not on the allowed list. Acknowledge.")
         cause = {"event": event.seq, "type": str(event.type), "track": track}
         return self._warn(t, f"{episode}/{self._episodes[episode]}", sender, party, text, zone.id, cause)
@@ -180,6 +188,7 @@ class Engine:
             previous.append(prev)
         self.stats["reports.applied"] += len(batch)
         findings = []
+        self._zone_watch.left = []
         if batch and self.zones:
             zones = list(self.zones.values())
             findings += self._zone_watch.update(t, batch, previous, zones, self.index, self._bands(zones))

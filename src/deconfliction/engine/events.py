@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -57,6 +57,8 @@ class Event:
 def format_time(t: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``; milliseconds only when the time has a fraction of a second."""
     t = t.astimezone(timezone.utc)
+    if t.microsecond:
+        t = t.replace(microsecond=0) + timedelta(milliseconds=round(t.microsecond / 1000))
     if t.microsecond:
         return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -34,9 +34,11 @@ def record(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Iterabl
         at = declared_at.get(item.id)
         if kind == "zone":
             told += [{"party": p, "how": "agreed", "at": at, "acknowledged_at": at} for p in owners]
+        senders = set()
         for m in messages:
             if m.ref != item.id or m.delivered_at is None or m.delivered_at > t:
                 continue
+            senders.add(m.sender)
             ack = m.acknowledged_at if m.acknowledged_at is not None and m.acknowledged_at <= t else None
             told.append({"party": m.to, "how": "message", "message": m.id, "at": m.delivered_at,
                          "acknowledged_at": ack})
@@ -45,7 +47,7 @@ def record(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Iterabl
                 told.append({"party": via, "how": "relayed", "message": m.id, "at": m.delivered_at,
                              "acknowledged_at": relay_ack if relay_ack is not None and relay_ack <= t else None})
         told.sort(key=lambda e: (e["party"], e["at"] or t, e.get("message", "")))
-        reached = {e["party"] for e in told} | set(owners)
+        reached = {e["party"] for e in told} | set(owners) | senders
         out.append({
             "item": item.id, "kind": kind, "declared_by": owners, "declared_at": at,
             "told": told, "not_told": sorted(set(parties) - reached),

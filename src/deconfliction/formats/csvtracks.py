@@ -19,28 +19,36 @@ def read_track_csv(path: Path, where: str, problems: list[Problem]) -> list[tupl
     Columns: t, id, party, lon, lat and optionally alt_m, speed_mps, course_deg (empty = unknown).
     """
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         problems.append(Problem(f"{where}.file", f"cannot open {path.name}: {exc.strerror or exc}"))
         return []
+    try:
+        with handle:
+            return _read(handle, path, where, problems)
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(f"{where}.file", f"{path.name} is not UTF-8 text (byte {exc.start})"))
+        return []
+
+
+def _read(handle, path: Path, where: str, problems: list[Problem]) -> list[tuple[dict[str, Any], str]]:
+    reader = csv.DictReader(handle)
+    columns = [c.strip() for c in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        problems.append(Problem(f"{where}.file", f"{path.name} lacks the column(s) {', '.join(missing)} "
+                                                 f"(needs {', '.join(REQUIRED)}; optional {', '.join(OPTIONAL)})"))
+        return []
+    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
+    if unknown:
+        problems.append(Problem(f"{where}.file", f"{path.name} has unknown column(s) {', '.join(unknown)}"))
+        return []
     rows: list[tuple[dict[str, Any], str]] = []
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED if c not in columns]
-        if missing:
-            problems.append(Problem(f"{where}.file", f"{path.name} lacks the column(s) {', '.join(missing)} "
-                                                     f"(needs {', '.join(REQUIRED)}; optional {', '.join(OPTIONAL)})"))
-            return []
-        unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-        if unknown:
-            problems.append(Problem(f"{where}.file", f"{path.name} has unknown column(s) {', '.join(unknown)}"))
-            return []
-        for line, raw in enumerate(reader, start=2):
-            row_path = f"{where}.file[{path.name} line {line}]"
-            row = _row({(k or "").strip(): v for k, v in raw.items()}, row_path, problems)
-            if row is not None:
-                rows.append((row, row_path))
+    for line, raw in enumerate(reader, start=2):
+        row_path = f"{where}.file[{path.name} line {line}]"
+        row = _row({(k or "").strip(): v for k, v in raw.items()}, row_path, problems)
+        if row is not None:
+            rows.append((row, row_path))
     return rows
 
 

@@ -81,7 +81,13 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
         if value not in parties:
             builder.problem(path, _unknown("party", value, parties))
 
+    sent_at: dict[str, datetime] = {}
     for i, spec in enumerate(data.get("messages", [])):
+        if spec and "ack" not in spec and "disown" not in spec:
+            scripted.add(spec.get("id", f"msg-{i + 1}"))
+    for i, spec in enumerate(data.get("messages", [])):
+        if not spec:
+            continue
         path = f"messages[{i}]"
         t = builder.command_time(spec["t"], f"{path}.t")
         if "ack" in spec or "disown" in spec:
@@ -89,16 +95,19 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             party(spec["by"], f"{path}.by")
             if spec[key] not in scripted and not automatic(spec[key]):
                 builder.problem(f"{path}.{key}", _unknown("message", spec[key], scripted)
-                                + " (acknowledge a message sent earlier in the file, or an automatic warning "
+                                + " (answer a message of this file, or an automatic warning "
                                   "ZONE/TRACK/N, OPERATION/ZONE or OPERATION/OTHER-OPERATION)")
+            elif t is not None and spec[key] in sent_at and t < sent_at[spec[key]]:
+                builder.problem(f"{path}.t", f"is before message {spec[key]!r} was sent")
             if t is not None:
                 commands.append(Acknowledgement(t, spec["ack"], spec["by"]) if key == "ack"
                                 else Disowning(t, spec["disown"], spec["by"], spec["reason"]))
             continue
         message_id = spec.get("id", f"msg-{i + 1}")
-        if message_id in scripted:
+        if message_id in sent_at:
             builder.problem(f"{path}.id", f"duplicate message id {message_id!r}")
-        scripted.add(message_id)
+        if t is not None:
+            sent_at.setdefault(message_id, t)
         party(spec["from"], f"{path}.from")
         party(spec["to"], f"{path}.to")
         if spec["from"] == spec["to"]:
@@ -111,6 +120,8 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
 
     lines = builder.lines
     for i, spec in enumerate(data.get("channel_events", [])):
+        if not spec:
+            continue
         path = f"channel_events[{i}]"
         t = builder.command_time(spec["t"], f"{path}.t")
         a, b = spec["between"]
@@ -123,6 +134,8 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
 
     seen: set[str] = set()
     for i, spec in enumerate(data.get("incidents", [])):
+        if not spec:
+            continue
         path = f"incidents[{i}]"
         t = builder.command_time(spec["t"], f"{path}.t")
         party(spec["reporter"], f"{path}.reporter")

@@ -53,14 +53,20 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raises ScenarioError listing every problem found."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ScenarioError([Problem("", f"cannot read {path}: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem("", f"{path.name} is not UTF-8 text (byte {exc.start})")]) from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_KeepTimesAsText)
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ScenarioError([Problem("", f"{path.name} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                                         f"{str(exc).splitlines()[0] if str(exc) else exc}")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError([Problem("", f"{path.name} is not valid YAML{where}: {what}")]) from None
+    except ValueError as exc:
+        raise ScenarioError([Problem("", f"{path.name} is not valid JSON: {exc}")]) from None
     return parse_scenario(data, path.parent)
 
 
@@ -69,13 +75,37 @@ def parse_scenario(data: Any, base_dir: Path = Path(".")) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "a scenario must be a mapping with scenario: 1, start, parties, ...")])
     problems = structural_problems(data)
-    if problems:
+    pruned = _without_broken_items(data, problems)
+    if pruned is None:
         raise ScenarioError(problems)
-    builder = _Builder(data, base_dir)
+    builder = _Builder(pruned, base_dir, raw=data)
     scenario = builder.build()
-    if builder.problems:
-        raise ScenarioError(builder.problems)
+    if problems or builder.problems:
+        raise ScenarioError(problems + builder.problems)
     return scenario
+
+
+_LISTS = ("zones", "operations", "tracks", "messages", "incidents", "channel_events")
+
+
+def _without_broken_items(data: dict, problems: list[Problem]) -> dict | None:
+    """The document with structurally broken list items set to None and a broken policy dropped, so
+    that the rest can still be checked; None when the broken part (the header or the parties) is
+    one every other check depends on."""
+    if not problems:
+        return data
+    pruned = dict(data)
+    for problem in problems:
+        head = problem.path.split(".")[0]
+        name, _, index = head.partition("[")
+        if name in _LISTS and index and isinstance(data.get(name), list):
+            items = pruned[name] = list(pruned[name]) if pruned[name] is data[name] else pruned[name]
+            items[int(index.rstrip("]"))] = None
+        elif name == "policy":
+            pruned.pop("policy", None)
+        else:
+            return None
+    return pruned
 
 
 def format_path(parts) -> str:
@@ -154,11 +184,18 @@ def parse_time(value: Any, path: str, problems: list[Problem]) -> datetime | Non
     return t.astimezone(timezone.utc)
 
 
+def _ids_in(data: dict, section: str) -> set[str]:
+    """Ids named in a section, broken items included, so they do not also show up as unknown."""
+    items = data.get(section)
+    return {i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)} if isinstance(items, list) else set()
+
+
 class _Builder:
     """Turns a structurally valid document into engine values, collecting semantic problems."""
 
-    def __init__(self, data: dict, base_dir: Path):
+    def __init__(self, data: dict, base_dir: Path, raw: dict | None = None):
         self.data, self.base_dir = data, base_dir
+        self.raw = data if raw is None else raw
         self.problems: list[Problem] = []
         self.start: datetime | None = None
         self.end: datetime | None = None
@@ -173,19 +210,20 @@ class _Builder:
         d = self.data
         start = self.time(d["start"], "start")
         end = self.time(d["end"], "end") if "end" in d else None
-        self.start, self.end = start, end
         if start and end and end <= start:
             self.problem("end", "must be after start")
+            end = None
+        self.start, self.end = start, end
         policy = self.policy(d.get("policy", {}))
         parties = self.parties(d.get("parties", []))
         ids = {p.id for p in parties}
-        zones = [self.zone(z, f"zones[{i}]", ids, policy) for i, z in enumerate(d.get("zones", []))]
-        operations = [self.operation(o, f"operations[{i}]", ids) for i, o in enumerate(d.get("operations", []))]
+        zones = [self.zone(z, f"zones[{i}]", ids, policy) for i, z in enumerate(d.get("zones", [])) if z]
+        operations = [self.operation(o, f"operations[{i}]", ids) for i, o in enumerate(d.get("operations", [])) if o]
         self.unique_ids([("zones", z) for z in d.get("zones", [])] + [("operations", o) for o in d.get("operations", [])])
         reports = self.reports(d.get("tracks", []), ids)
         self.lines = {frozenset((p.id, o)) for p in parties for o in p.channels}
-        commands = parse_traffic(self, d, ids, {z["id"]: z for z in d.get("zones", [])},
-                                 {o["id"]: o for o in d.get("operations", [])}, {r.track for r in reports})
+        commands = parse_traffic(self, d, ids, _ids_in(self.raw, "zones"), _ids_in(self.raw, "operations"),
+                                 {r.track for r in reports})
         if self.problems:
             return None
         return Scenario(d.get("name", ""), start, end, policy, tuple(parties), tuple(zones), tuple(operations),
@@ -275,7 +313,7 @@ class _Builder:
     def zone(self, spec: dict, path: str, ids: set[str], policy: Policy) -> Zone | None:
         before = len(self.problems)
         parties = self.party_list(spec.get("parties", []), f"{path}.parties", ids)
-        allowed = self.party_list(spec.get("allowed", list(parties)), f"{path}.allowed", ids)
+        allowed = self.party_list(spec["allowed"], f"{path}.allowed", ids) if "allowed" in spec else parties
         band = spec.get("perimeter_m")
         if band is not None and band < 0:
             self.problem(f"{path}.perimeter_m", "must not be negative")
@@ -294,32 +332,37 @@ class _Builder:
             return None
         return Operation(spec["id"], spec["party"], tuple(volumes), int(spec.get("priority", 0)), spec.get("name", ""))
 
-    def unique_ids(self, items: list[tuple[str, dict]]) -> None:
+    def unique_ids(self, items: list[tuple[str, dict | None]]) -> None:
         seen: dict[str, str] = {}
         counters = {"zones": 0, "operations": 0}
         for section, item in items:
             path = f"{section}[{counters[section]}].id"
             counters[section] += 1
+            if not item:
+                continue
             if item["id"] in seen:
                 self.problem(path, f"duplicate id {item['id']!r} (already used by {seen[item['id']]})")
             else:
                 seen[item["id"]] = path.removesuffix(".id")
 
-    def reports(self, specs: list[dict], ids: set[str]) -> tuple[Report, ...]:
+    def reports(self, specs: list[dict | None], ids: set[str]) -> tuple[Report, ...]:
         reports: list[Report] = []
+        paths: list[str] = []
         for i, spec in enumerate(specs):
-            if "file" in spec:
-                rows = read_track_csv(self.base_dir / spec["file"], f"tracks[{i}]", self.problems)
-                for n, (row, where) in enumerate(rows):
-                    reports += self.report(row, where, ids, len(reports))
-            else:
-                reports += self.report(spec, f"tracks[{i}]", ids, len(reports))
-        owner: dict[str, str] = {}
-        for r in reports:
-            if owner.setdefault(r.track, r.party) != r.party:
-                self.problem("tracks", f"track {r.track!r} is reported by both {owner[r.track]!r} and {r.party!r}; "
-                                       "a track belongs to one party")
-                owner[r.track] = r.party
+            if not spec:
+                continue
+            rows = (read_track_csv(self.base_dir / spec["file"], f"tracks[{i}]", self.problems) if "file" in spec
+                    else [(spec, f"tracks[{i}]")])
+            for row, where in rows:
+                made = self.report(row, where, ids, len(reports))
+                reports += made
+                paths += [where] * len(made)
+        owner: dict[str, tuple[str, str]] = {}
+        for r, path in zip(reports, paths):
+            first_party, first_path = owner.setdefault(r.track, (r.party, path))
+            if first_party != r.party:
+                self.problem(f"{path}.party", f"track {r.track!r} is reported here by {r.party!r} but by "
+                                              f"{first_party!r} at {first_path}; a track belongs to one party")
         reports.sort(key=lambda r: (r.t, r.order))
         return tuple(reports)
 
@@ -328,6 +371,8 @@ class _Builder:
         t = self.command_time(spec["t"], f"{path}.t")
         if spec["party"] not in ids:
             self.problem(f"{path}.party", self.unknown("party", spec["party"], ids))
+        if not str(spec["id"]).strip() or any(c.isspace() for c in str(spec["id"])):
+            self.problem(f"{path}.id", "must be a track id without spaces")
         lon, lat = spec["lon"], spec["lat"]
         if not -180 <= lon <= 180:
             self.problem(f"{path}.lon", f"longitude {lon} is outside -180..180")

@@ -142,10 +142,14 @@ class Area(Shape):
         g = self.geometry
         if not isinstance(g, (Polygon, MultiPolygon)):
             raise GeometryError("an area must be a Polygon or MultiPolygon")
-        n = shapely.get_num_coordinates(g)
+        polys = g.geoms if isinstance(g, MultiPolygon) else [g]
+        rings = [r for p in polys for r in (p.exterior, *p.interiors)]
+        n = sum(len(r.coords) - 1 for r in rings)  # a ring repeats its first position at the end
         if n > MAX_VERTICES:
             raise GeometryError(f"the polygon has {n} vertices; at most {MAX_VERTICES} are allowed")
         reason = shapely.is_valid_reason(g)
+        if g.is_empty or g.convex_hull.area == 0:
+            raise GeometryError("the polygon has zero area")
         if "Self-intersection" in reason:
             raise GeometryError(f"the polygon intersects itself ({reason}); it is not valid")
         if g.is_empty or g.area == 0:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from ..errors import GeometryError
 from .nearest import (
-    BAND, INSIDE, MIXED, Skeletons, classify_cells, exact_signed_m, group_by_cell, scan_points,
+    BAND, INSIDE, MIXED, SUB, Skeletons, classify_cells, exact_signed_m, group_by_cell, scan_points,
 )
 from .shapes import Shape
 from .wgs84 import geodesic_distance_m, metres_per_degree
@@ -26,8 +27,9 @@ from .wgs84 import geodesic_distance_m, metres_per_degree
 __all__ = ["ZoneHits", "ZoneIndex"]
 
 MAX_CELLS = 16_000_000
-_TARGET_CELL_M = 1_000.0
-"""Preferred cell side: about the size of the smallest zones with their bands, so most cells decide alone."""
+_TARGET_CELL_M = 2_000.0
+"""Preferred cell side. Mixed cells are split in sub-cells a quarter as wide, so cells can be
+coarse: fewer (zone, cell) entries to build and to bring into cache per query."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class ZoneIndex:
         self.skeletons = Skeletons.concat(
             [s.edges() for s in self.shapes], [s.is_area for s in self.shapes], [s.inflation_m for s in self.shapes]
         )
+        self._packed = self.skeletons.packed(self.bands_m)
         self.bounds = np.array([s.bounds_deg(b) for s, b in zip(self.shapes, self.bands_m)]).reshape(n, 4)
         self._tree = shapely.STRtree(shapely.box(*self.bounds.T)) if n else None
         self._build_grid(cell_deg)
@@ -65,7 +68,8 @@ class ZoneIndex:
     def _build_grid(self, cell_deg: float | None) -> None:
         if len(self.shapes) == 0:
             self.cell_deg, self.origin, self.shape_cells = 1.0, np.zeros(2), (0, 0)
-            self.cell_offsets, self.cell_codes = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+            self.cell_offsets, self.cell_codes = np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int64)
+            self.cell_occupied = np.zeros(0, dtype=np.uint8)
             return
         b = self.bounds
         lo_lon, lo_lat = b[:, 0].min(), b[:, 1].min()
@@ -84,12 +88,17 @@ class ZoneIndex:
         ], axis=1).astype(np.int64)
         box_cells[:, :2] = np.clip(box_cells[:, :2], 0, nx - 1)
         box_cells[:, 2:] = np.clip(box_cells[:, 2:], 0, ny - 1)
-        radius_m, abs_lat = self._row_radius_m(ny)
+        cell_radius_m = self._row_radius_m(cell, ny)
+        sub_radius_m = self._row_radius_m(cell / SUB, ny * SUB)
+        abs_lat = np.maximum(np.abs(lo_lat + np.arange(ny) * cell), np.abs(lo_lat + np.arange(1, ny + 1) * cell))
         cells, codes = classify_cells(
-            box_cells, float(lo_lon), float(lo_lat), float(cell), ny, radius_m, abs_lat,
-            self.bands_m, *self.skeletons.arrays(),
+            box_cells, float(lo_lon), float(lo_lat), float(cell), ny, cell_radius_m, sub_radius_m, abs_lat,
+            *self._packed,
         )
+        if len(codes) >= 2**31:
+            raise GeometryError("too many (zone, cell) pairs for the index; pass a coarser cell_deg")
         self.cell_offsets, self.cell_codes = group_by_cell(cells, codes, nx * ny)
+        self.cell_occupied = np.packbits(np.diff(self.cell_offsets) > 0, bitorder="little")
 
     def _default_cell_deg(self) -> float:
         """About :data:`_TARGET_CELL_M`, finer for small zones, coarser for few large ones."""
@@ -99,19 +108,16 @@ class ZoneIndex:
         target = _TARGET_CELL_M / float(m_per_deg_lat)
         return float(np.clip(min(target, np.median(extent) / 4), 0.001, 1.0))
 
-    def _row_radius_m(self, ny: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per latitude row: the largest distance from a cell's centre to its corners (with a safety
-        margin), and the largest absolute latitude in the row."""
-        cell, lat0 = self.cell_deg, self.origin[1]
-        south = lat0 + np.arange(ny) * cell
-        centre_lat = south + cell / 2
+    def _row_radius_m(self, cell: float, rows: int) -> np.ndarray:
+        """Per row of cells ``cell`` degrees a side from the grid's origin: the largest distance from a
+        cell's centre to its corners, with a safety margin."""
+        centre_lat = self.origin[1] + (np.arange(rows) + 0.5) * cell
         half = cell / 2
         r = np.maximum(
             geodesic_distance_m(0.0, centre_lat, half, centre_lat + half),
             geodesic_distance_m(0.0, centre_lat, half, centre_lat - half),
         )
-        abs_lat = np.maximum(np.abs(south), np.abs(south + cell))
-        return np.ascontiguousarray(r * 1.001 + 1.0), np.ascontiguousarray(abs_lat)
+        return np.ascontiguousarray(r * 1.001 + 1.0)
 
     def query(self, lon, lat) -> ZoneHits:
         """Every (point, zone) pair with the point inside the zone or its band (boundaries included).
@@ -127,7 +133,7 @@ class ZoneIndex:
             return ZoneHits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
         point, zone, inside, unsure_row, unsure_q = scan_points(
             lon, lat, float(self.origin[0]), float(self.origin[1]), float(self.cell_deg), nx, ny,
-            self.cell_offsets, self.cell_codes, self.bands_m, *self.skeletons.arrays(),
+            self.cell_occupied, self.cell_offsets, self.cell_codes, *self._packed,
         )
         if len(unsure_row) == 0:
             return ZoneHits(point, zone, inside)
