@@ -183,10 +183,10 @@ def _describe_message(kind: str, d: dict) -> str:
         "message.delivered": lambda: f" delivered over {' -> '.join(d['route'])}; acknowledge by {d['deadline']}",
         "message.waiting": lambda: f" waits: {d['reason']}",
         "message.undeliverable": lambda: f" undeliverable: {d['reason']}",
-        "message.acknowledged": lambda: f" acknowledged by {d['by']} ({d['as']})",
+        "message.acknowledged": lambda: f" acknowledged by {d['by']} ({d['as']}{', late' if d.get('late') else ''})",
         "message.ack_rejected": lambda: f" acknowledgement by {d['by']} rejected: {d['reason']}",
         "message.escalated": lambda: f" escalated to {d['level']}; acknowledge by {d['deadline']}",
-        "message.unanswered": lambda: " unanswered after the last level",
+        "message.unanswered": lambda: " unanswered by its deadline" + (" at the last level" if d.get("last_level") else ""),
         "message.resolved": lambda: f" closed: {d['reason']}",
         "message.disowned": lambda: f" disowned by {d['by']}: {d['reason']}",
     }

@@ -53,6 +53,8 @@ class Message:
     state: MessageState = MessageState.WAITING
     acknowledged_at: datetime | None = None
     relay_acks: dict[str, datetime] = field(default_factory=dict)
+    disowned: tuple[str, datetime, str] | None = None
+    """(party, time, reason) when a receiving party said the unit or activity is not theirs."""
 
     @property
     def open(self) -> bool:
@@ -174,12 +176,12 @@ class Channel:
         if m.acknowledged_at is not None:
             return []
         m.acknowledged_at = t
-        late = m.state != MessageState.DELIVERED
-        if m.state == MessageState.DELIVERED:
+        first_deadline = m.delivered_at + timedelta(seconds=self.policy.ack_deadline_s)
+        fields = {**m.header(), "by": by, "as": "addressee", "late": t > first_deadline}
+        if m.state != MessageState.DELIVERED:
+            fields["after"] = str(m.state)  # e.g. acknowledged only after it went unanswered
+        else:
             m.state = MessageState.ACKNOWLEDGED
-        fields = {**m.header(), "by": by, "as": "addressee"}
-        if late:
-            fields["after"] = str(m.state)
         return [(EventType.MESSAGE_ACKNOWLEDGED, fields)]
 
     def disown(self, t: datetime, message_id: str, by: str, reason: str) -> list[Finding]:
@@ -191,6 +193,7 @@ class Channel:
             return [(EventType.MESSAGE_ACK_REJECTED, {"message": message_id, "by": by, "reason": why})]
         if m.open:
             m.state = MessageState.DISOWNED
+        m.disowned = (by, t, reason)
         return [(EventType.MESSAGE_DISOWNED, {**m.header(), "by": by, "reason": reason})]
 
     def cause_ended(self, t: datetime, cause: str, reason: str) -> list[Finding]:
@@ -238,5 +241,6 @@ class Channel:
             else:
                 m.state = MessageState.UNANSWERED
                 self.by_cause.pop(m.cause, None) if m.cause else None
-                out.append((due, (EventType.MESSAGE_UNANSWERED, {**m.header(), "deadline": due})))
+                out.append((due, (EventType.MESSAGE_UNANSWERED, {
+                    **m.header(), "deadline": due, "last_level": m.level is not None and m.cause is not None})))
         return out

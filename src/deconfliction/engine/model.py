@@ -29,9 +29,12 @@ class Policy:
     """Ordered warning levels."""
     track_timeout_s: float = 900.0
     """A unit silent for longer than this is no longer predicted or compared."""
+    encounter_gap_s: float = 60.0
+    """Two units are a new encounter only after they were clear of each other this long."""
 
     def __post_init__(self):
-        for name in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s"):
+        for name in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s",
+                     "encounter_gap_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise GeometryError(f"{name} must be a finite number >= 0")
@@ -98,6 +101,8 @@ class Report:
     alt_m: float | None = None
     speed_mps: float | None = None
     course_deg: float | None = None
+    climb_mps: float | None = None
+    """Vertical speed in m/s, positive up; when absent it is taken from the last two altitudes."""
     order: int = field(default=0, compare=False)
     """Position in the input, to keep simultaneous reports in a stable order."""
 

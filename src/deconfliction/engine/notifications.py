@@ -40,8 +40,10 @@ def record(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Iterabl
                 continue
             senders.add(m.sender)
             ack = m.acknowledged_at if m.acknowledged_at is not None and m.acknowledged_at <= t else None
-            told.append({"party": m.to, "how": "message", "message": m.id, "at": m.delivered_at,
-                         "acknowledged_at": ack})
+            entry = {"party": m.to, "how": "message", "message": m.id, "at": m.delivered_at, "acknowledged_at": ack}
+            if m.disowned is not None and m.disowned[1] <= t:
+                entry["disowned"] = {"by": m.disowned[0], "at": m.disowned[1], "reason": m.disowned[2]}
+            told.append(entry)
             for via in m.route[1:-1]:
                 relay_ack = m.relay_acks.get(via)
                 told.append({"party": via, "how": "relayed", "message": m.id, "at": m.delivered_at,

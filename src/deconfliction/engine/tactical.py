@@ -38,7 +38,10 @@ def velocity_from(report: Report, previous: TrackState | None) -> tuple[float, f
     """Velocity from the report's speed and course, else from the previous report, else at rest."""
     alt = math.nan if report.alt_m is None else report.alt_m
     dt = (report.t - previous.t).total_seconds() if previous is not None else 0.0
-    v_up = (alt - previous.alt_m) / dt if dt > 0 and not math.isnan(alt - previous.alt_m) else 0.0
+    if report.climb_mps is not None:
+        v_up = report.climb_mps
+    else:
+        v_up = (alt - previous.alt_m) / dt if dt > 0 and not math.isnan(alt - previous.alt_m) else 0.0
     if report.speed_mps is not None and report.course_deg is not None:
         c = math.radians(report.course_deg)
         return report.speed_mps * math.sin(c), report.speed_mps * math.cos(c), v_up
@@ -152,6 +155,7 @@ class ProximityWatch:
     def __init__(self, policy: Policy):
         self.policy = policy
         self.encounters: dict[tuple[str, str], EventType] = {}
+        self.clear_since: dict[tuple[str, str], datetime] = {}
 
     def update(self, t: datetime, tracks: dict[str, TrackState]) -> list[Finding]:
         p = self.policy
@@ -167,8 +171,14 @@ class ProximityWatch:
             if seen is None or (seen == EventType.PROXIMITY_PREDICTED and kind == EventType.SEPARATION_LOST):
                 findings.append((kind, fields))
                 self.encounters[pair] = kind
-        for pair in [q for q in self.encounters if q not in current]:
-            del self.encounters[pair]
+        gap = timedelta(seconds=p.encounter_gap_s)
+        for pair in list(self.encounters):
+            if pair in current:
+                self.clear_since.pop(pair, None)
+            elif t - self.clear_since.setdefault(pair, t) >= gap or pair[0] not in tracks or pair[1] not in tracks:
+                # clear long enough (noise in one report does not end an encounter)
+                del self.encounters[pair]
+                del self.clear_since[pair]
         return findings
 
     def _conflicts(self, t: datetime, active: list[TrackState]) -> dict:

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 KNOT_MPS = 1852.0 / 3600.0
+FOOT_PER_MINUTE_MPS = 0.3048 / 60
 """Metres per second in one knot (0.514444)."""
 FOOT_M = 0.3048
 """Metres in one foot."""
@@ -83,7 +84,8 @@ def reports_from_adsb(
     ``party(icao24, callsign)`` called once per aircraft with its first non-empty callsign, so an
     aircraft keeps one party even when its callsign changes. Conversions: ``altitude`` feet →
     ``alt_m`` metres (x 0.3048; missing → None), ``groundspeed`` knots → ``speed_mps`` m/s
-    (x 0.514444; missing → None), ``track`` degrees → ``course_deg`` (missing → None).
+    (x 0.514444; missing → None), ``track`` degrees → ``course_deg`` (missing → None),
+    ``vertical_rate`` feet per minute → ``climb_mps`` m/s (x 0.00508; missing → None).
     ``timestamp`` is UTC (naive values are taken as UTC).
 
     With ``airborne_only``, rows whose ``onground`` is true are left out. Rows without a position
@@ -112,9 +114,10 @@ def reports_from_adsb(
     alt = _optional(columns.get("altitude"), rows, FOOT_M)
     speed = _optional(columns.get("groundspeed"), rows, KNOT_MPS)
     course = _optional(columns.get("track"), rows, 1.0)
+    climb = _optional(columns.get("vertical_rate"), rows, FOOT_PER_MINUTE_MPS)
     lon_l, lat_l = lon[rows].tolist(), lat[rows].tolist()
     return [Report(t=times[k], track=icao[k], party=parties[icao[k]], lon=lon_l[k], lat=lat_l[k],
-                   alt_m=alt[k], speed_mps=speed[k], course_deg=course[k], order=row)
+                   alt_m=alt[k], speed_mps=speed[k], course_deg=course[k], climb_mps=climb[k], order=row)
             for k, row in enumerate(rows.tolist())]
 
 

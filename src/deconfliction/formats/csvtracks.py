@@ -9,14 +9,14 @@ from typing import Any
 from ..errors import Problem
 
 REQUIRED = ("t", "id", "party", "lon", "lat")
-OPTIONAL = ("alt_m", "speed_mps", "course_deg")
-NUMERIC = ("lon", "lat", "alt_m", "speed_mps", "course_deg")
+OPTIONAL = ("alt_m", "speed_mps", "course_deg", "climb_mps")
+NUMERIC = ("lon", "lat", "alt_m", "speed_mps", "course_deg", "climb_mps")
 
 
 def read_track_csv(path: Path, where: str, problems: list[Problem]) -> list[tuple[dict[str, Any], str]]:
     """Rows of a track CSV as report mappings, each with the path to name it by in problems.
 
-    Columns: t, id, party, lon, lat and optionally alt_m, speed_mps, course_deg (empty = unknown).
+    Columns: t, id, party, lon, lat and optionally alt_m, speed_mps, course_deg, climb_mps (empty = unknown).
     """
     try:
         handle = path.open(newline="", encoding="utf-8-sig")

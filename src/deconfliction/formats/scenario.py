@@ -239,7 +239,8 @@ class _Builder:
         return t
 
     def policy(self, spec: dict) -> Policy:
-        for key in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s"):
+        for key in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s",
+                    "encounter_gap_s"):
             if key in spec and spec[key] < 0:
                 self.problem(f"policy.{key}", "must not be negative")
         levels = spec.get("escalation")
@@ -385,5 +386,6 @@ class _Builder:
             self.problem(f"{path}.course_deg", "must be between 0 and 360 degrees")
         if len(self.problems) > before:
             return []
-        opt = {k: (None if spec.get(k) is None else float(spec[k])) for k in ("alt_m", "speed_mps", "course_deg")}
+        opt = {k: (None if spec.get(k) is None else float(spec[k]))
+               for k in ("alt_m", "speed_mps", "course_deg", "climb_mps")}
         return [Report(t, str(spec["id"]), spec["party"], float(lon), float(lat), order=order, **opt)]

@@ -52,6 +52,7 @@ _REPORT = {
         "alt_m": {**_NUMBER, "description": "Altitude in metres above the WGS84 ellipsoid."},
         "speed_mps": {**_NUMBER, "description": "Ground speed in m/s."},
         "course_deg": {**_NUMBER, "description": "Course over ground, degrees true."},
+        "climb_mps": {**_NUMBER, "description": "Vertical speed in m/s, positive up (optional)."},
     },
 }
 _TRACK_FILE = {
@@ -59,7 +60,7 @@ _TRACK_FILE = {
     "required": ["file"],
     "additionalProperties": False,
     "properties": {"file": {"type": "string", "minLength": 1,
-                            "description": "CSV with columns t,id,party,lon,lat[,alt_m,speed_mps,course_deg], "
+                            "description": "CSV with columns t,id,party,lon,lat[,alt_m,speed_mps,course_deg,climb_mps], "
                                            "relative to the scenario file."}},
 }
 
@@ -131,6 +132,8 @@ SCENARIO_SCHEMA: dict = {
                 "escalation": {"type": "array", "items": {"type": "string", "minLength": 1},
                                "description": "Ordered warning levels."},
                 "track_timeout_s": {**_NUMBER, "description": "A unit silent this long is no longer compared, seconds."},
+                "encounter_gap_s": {**_NUMBER, "description": "Two units are a new encounter only after being clear "
+                                                              "of each other this long, seconds."},
             },
         },
         "parties": {
