@@ -134,7 +134,9 @@ def brief_markdown(brief: dict) -> str:
             for told in item["told"]:
                 ack = f"acknowledged {told['acknowledged_at']}" if told["acknowledged_at"] else "not acknowledged"
                 via = f" ({told['message']})" if told.get("message") else ""
-                lines.append(f"  - {told['party']}: {told['how']}{via} at {told['at']}; {ack}")
+                disowned = told.get("disowned")
+                gone = f"; disowned by {disowned['by']} at {disowned['at']}: {disowned['reason']}" if disowned else ""
+                lines.append(f"  - {told['party']}: {told['how']}{via} at {told['at']}; {ack}{gone}")
         lines.append("")
     counts = ", ".join(f"{k} {v}" for k, v in brief["events_today"].items()) or "none"
     lines.extend(["## The day in events", "", counts, ""])

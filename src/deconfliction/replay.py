@@ -28,6 +28,8 @@ def replay(scenario: Scenario, engine: Engine | None = None,
     """
     engine = engine or Engine(scenario.policy, scenario.parties)
     stop = min(t for t in (until, scenario.end, _END_OF_TIME) if t is not None)
+    if scenario.start >= stop:
+        return
     for zone in scenario.zones:
         yield from engine.declare_zone(zone, scenario.start)
     for op in scenario.operations:
