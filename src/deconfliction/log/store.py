@@ -1,0 +1,244 @@
+"""Durable storage of the log, its signed heads, the parties' token hashes and idempotent answers.
+
+One interface, two backends: SQLite (the default: one file, WAL, one writer connection in
+``BEGIN IMMEDIATE``, readers on their own connections) and PostgreSQL (psycopg 3) for shared
+deployments. Every write is one transaction: a request's log entries, its idempotent answer and
+the new signed head become durable together or not at all. Migrations are numbered.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import DeconflictionError
+from .chain import Entry
+from .signing import TreeHead, b64, unb64
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE entries (seq BIGINT PRIMARY KEY, t TEXT NOT NULL, kind TEXT NOT NULL,
+                          body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE heads (size BIGINT PRIMARY KEY, root TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL);
+    CREATE TABLE parties (id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+                          channels TEXT NOT NULL, coordinator INTEGER NOT NULL, created TEXT NOT NULL,
+                          revoked TEXT);
+    CREATE TABLE idempotency (party TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,
+                              status INTEGER NOT NULL, response TEXT NOT NULL, PRIMARY KEY (party, key));
+    """,
+]
+
+
+class StoreError(DeconflictionError):
+    """The store cannot be opened or used as asked."""
+
+    code = "store_error"
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRecord:
+    """A party as the service knows it; the token itself is never stored, only its hash."""
+
+    id: str
+    name: str
+    token_hash: str
+    channels: tuple[str, ...]
+    coordinator: bool
+    created: str
+    revoked: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The first answer to an idempotent request: replayed for a retry with the same key."""
+
+    request: str
+    status: int
+    response: str
+
+
+class Store(Protocol):
+    """What the service needs from persistence."""
+
+    def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
+              answer: tuple[str, str, Answer] | None = None) -> None: ...
+    def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]: ...
+    def heads(self) -> list[TreeHead]: ...
+    def answer(self, party: str, key: str) -> Answer | None: ...
+    def add_party(self, party: PartyRecord) -> None: ...
+    def parties(self) -> list[PartyRecord]: ...
+    def revoke(self, party_id: str, when: str) -> bool: ...
+    def close(self) -> None: ...
+
+
+class _SQLStore:
+    """SQL shared by both backends; subclasses provide connections and the placeholder."""
+
+    mark = "?"
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", self.mark)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+        yield
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def migrate(self) -> None:
+        with self._writing() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+            cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            done = cur.fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[done:], start=done + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    cur.execute(statement)
+                cur.execute(self._q("INSERT INTO schema_migrations (version) VALUES (?)"), (number,))
+
+    def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
+              answer: tuple[str, str, Answer] | None = None) -> None:
+        """Append entries, a signed head and an idempotent answer in one transaction."""
+        with self._writing() as cur:
+            cur.executemany(self._q("INSERT INTO entries (seq, t, kind, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)"),
+                            [(e.seq, e.t, e.kind, json.dumps(e.body, sort_keys=True), e.prev, e.hash) for e in entries])
+            if head is not None:
+                cur.execute(self._q("INSERT INTO heads (size, root, time, signature) VALUES (?, ?, ?, ?) "
+                                    "ON CONFLICT (size) DO NOTHING"),
+                            (head.size, b64(head.root), head.time, b64(head.signature)))
+            if answer is not None:
+                party, key, a = answer
+                cur.execute(self._q("INSERT INTO idempotency (party, key, request, status, response) "
+                                    "VALUES (?, ?, ?, ?, ?)"), (party, key, a.request, a.status, a.response))
+
+    def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
+        sql = "SELECT seq, t, kind, body, prev, hash FROM entries WHERE seq > ? ORDER BY seq"
+        args: list[Any] = [after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [Entry(int(s), t, k, json.loads(b), p, h) for s, t, k, b, p, h in self._read(self._q(sql), args)]
+
+    def stored_order(self) -> list[Entry]:
+        """Entries in the physical order the store returns them, for tamper checks."""
+        rows = self._read("SELECT seq, t, kind, body, prev, hash FROM entries")
+        return [Entry(int(s), t, k, json.loads(b), p, h) for s, t, k, b, p, h in rows]
+
+    def heads(self) -> list[TreeHead]:
+        rows = self._read("SELECT size, root, time, signature FROM heads ORDER BY size")
+        return [TreeHead(int(s), unb64(r), t, unb64(g)) for s, r, t, g in rows]
+
+    def answer(self, party: str, key: str) -> Answer | None:
+        rows = self._read(self._q("SELECT request, status, response FROM idempotency WHERE party = ? AND key = ?"),
+                          (party, key))
+        return Answer(rows[0][0], int(rows[0][1]), rows[0][2]) if rows else None
+
+    def add_party(self, party: PartyRecord) -> None:
+        with self._writing() as cur:
+            cur.execute(self._q("SELECT id FROM parties WHERE id = ?"), (party.id,))
+            if cur.fetchone() is not None:
+                raise StoreError(f"party {party.id!r} exists already")
+            cur.execute(self._q("INSERT INTO parties (id, name, token_hash, channels, coordinator, created) "
+                                "VALUES (?, ?, ?, ?, ?, ?)"),
+                        (party.id, party.name, party.token_hash, json.dumps(list(party.channels)),
+                         int(party.coordinator), party.created))
+
+    def parties(self) -> list[PartyRecord]:
+        rows = self._read("SELECT id, name, token_hash, channels, coordinator, created, revoked FROM parties ORDER BY id")
+        return [PartyRecord(i, n, h, tuple(json.loads(c)), bool(co), cr, rv) for i, n, h, c, co, cr, rv in rows]
+
+    def revoke(self, party_id: str, when: str) -> bool:
+        with self._writing() as cur:
+            cur.execute(self._q("UPDATE parties SET revoked = ? WHERE id = ? AND revoked IS NULL"), (when, party_id))
+            return cur.rowcount == 1
+
+
+class SQLiteStore(_SQLStore):
+    """The embedded store: one file, WAL journal, one writer connection, separate readers."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._writer = self._connect()
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        self._local = threading.local()
+        self.migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._writer.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn.execute(sql, list(args)).fetchall()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class PostgresStore(_SQLStore):
+    """The shared store on PostgreSQL through psycopg 3: a writer connection and a reader connection."""
+
+    mark = "%s"
+
+    def __init__(self, url: str):
+        import psycopg  # a driver is needed only for this backend
+
+        try:
+            self._writer = psycopg.connect(url)
+            self._reader = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
+        self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self.migrate()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        with self._lock, self._writer.transaction(), self._writer.cursor() as cur:
+            yield cur
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self._read_lock, self._reader.cursor() as cur:
+            cur.execute(sql, list(args))
+            return cur.fetchall()
+
+    def close(self) -> None:
+        self._writer.close()
+        self._reader.close()
+
+
+def open_store(url: str) -> SQLiteStore | PostgresStore:
+    """``sqlite:///PATH`` (or a plain path) or ``postgresql://...``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    if "://" in url:
+        raise StoreError(f"unknown store {url!r}: use sqlite:///PATH or postgresql://...")
+    return SQLiteStore(url)
