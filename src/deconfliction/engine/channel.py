@@ -82,6 +82,12 @@ class Channel:
         self._timers: list[tuple[datetime, int, str, str]] = []
         self._timer_seq = 0
 
+    def add_party(self, party: Party) -> None:
+        """A party joins; its lines (two-way) to parties already known start active."""
+        self.parties[party.id] = party
+        self.lines |= {_line(party.id, o) for o in party.channels if o in self.parties}
+        self.lines |= {_line(p.id, party.id) for p in self.parties.values() if party.id in p.channels}
+
     # -- routing ------------------------------------------------------------------------------
     def route(self, sender: str, to: str, include_suspended: bool = False) -> list[str] | None:
         """Parties from sender to addressee inclusive on the fewest hops, smallest ids first; None if none."""

@@ -68,6 +68,14 @@ class Engine:
         """Width of the zone's warning band in metres."""
         return self.policy.perimeter_m if zone.perimeter_m is None else zone.perimeter_m
 
+    def add_party(self, party: Party, t: datetime) -> list[Event]:
+        """A party joins (the live service adds parties over time)."""
+        if party.id in self.parties:
+            raise DeconflictionError(f"party {party.id!r} is already known")
+        events = self.advance(t)
+        self.channel.add_party(party)
+        return events
+
     # -- declarations -------------------------------------------------------------------------
     def declare_zone(self, zone: Zone, t: datetime) -> list[Event]:
         """Add a zone; returns its declaration and any conflicts with operations already declared."""

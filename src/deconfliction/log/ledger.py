@@ -1,0 +1,137 @@
+"""The ledger: the engine behind a durable, hash-chained, signed log of commands and events.
+
+Every accepted command is written as one entry, followed by the events it caused, in one
+transaction, and the new tree head is signed in the same transaction. On opening, the commands
+are replayed through a fresh engine: the events it produces must equal the stored ones, so a
+restart (or a replay of an exported log elsewhere) rebuilds exactly the same state.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from ..engine.core import Engine
+from ..engine.events import Event, format_time
+from ..engine.model import Party, Policy
+from ..errors import DeconflictionError
+from .chain import GENESIS, Entry, check_chain, make_entry
+from .merkle import MerkleTree
+from .signing import SigningKey, TreeHead
+from .store import Answer
+
+Apply = Callable[[Engine, dict, datetime], list[Event]]
+
+
+class LedgerError(DeconflictionError):
+    """The stored log does not replay to the same events: it was changed, or the code differs."""
+
+    code = "log_mismatch"
+
+
+def parse_t(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+class Ledger:
+    """Applies commands to the engine and records them with their events; one writer at a time."""
+
+    def __init__(self, store, key: SigningKey, policy: Policy, apply: Apply):
+        self.store, self.key, self.policy, self._apply = store, key, policy, apply
+        self.engine = Engine(policy, [])
+        self.tree = MerkleTree()
+        self.entries: list[Entry] = []
+        self.lock = threading.RLock()
+        self.listeners: list[Callable[[list[Entry]], None]] = []
+        self._rebuild()
+
+    # -- opening -------------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        stored = self.store.entries()
+        finding = check_chain(stored)
+        if finding is not None:
+            raise LedgerError(f"the stored log does not verify: {finding}")
+        expected: list[dict] = []
+        for e in stored:
+            if e.kind == "command":
+                self._check_events(expected, e.seq)
+                events = self._apply(self.engine, e.body, parse_t(e.t))
+                expected = [ev.to_dict() for ev in events]
+            else:
+                if not expected or expected[0] != e.body:
+                    raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
+                expected.pop(0)
+            self.entries.append(e)
+            self.tree.append(e.leaf())
+        self._check_events(expected, len(stored) + 1)
+
+    @staticmethod
+    def _check_events(left: list[dict], seq: int) -> None:
+        if left:
+            raise LedgerError(f"entry {seq}: events of the previous command are missing from the log")
+
+    @property
+    def time(self) -> datetime | None:
+        """Time of the last entry: commands must not go back before it."""
+        return parse_t(self.entries[-1].t) if self.entries else None
+
+    # -- writing -------------------------------------------------------------------------------
+    def execute(self, command: dict, t: datetime, *, answer: Callable[[list[Event]], tuple[int, dict]] | None = None,
+                idempotency: tuple[str, str, str] | None = None) -> tuple[list[Event], tuple[int, dict] | None]:
+        """Apply one command at ``t`` and make it durable with its events and a new signed head.
+
+        ``answer(events)`` builds the HTTP answer stored for ``idempotency`` = (party, key, request hash).
+        Returns the events (and the answer). Nothing is kept if the command fails.
+        """
+        with self.lock:
+            if self.time is not None and t < self.time:
+                t = self.time  # the wall clock stepped back: never write out of order
+            events = self._apply(self.engine, command, t)
+            stamp = format_time(t)
+            seq = self.entries[-1].seq if self.entries else 0
+            prev = self.entries[-1].hash if self.entries else GENESIS
+            new: list[Entry] = []
+            for kind, body in [("command", command), *(("event", ev.to_dict()) for ev in events)]:
+                seq += 1
+                new.append(make_entry(seq, stamp, kind, body, prev))
+                prev = new[-1].hash
+            reply = answer(events) if answer is not None else None
+            stored_answer = None
+            if idempotency is not None and reply is not None:
+                party, key, request = idempotency
+                stored_answer = (party, key, Answer(request, reply[0], json.dumps(reply[1], sort_keys=True)))
+            tree = MerkleTree()
+            tree.leaves = self.tree.leaves + [e.leaf() for e in new]
+            head = self.key.sign(TreeHead(len(tree), tree.root(), format_time(datetime.now(timezone.utc))))
+            try:
+                self.store.write(new, head, stored_answer)
+            except Exception:
+                self._reload()
+                raise
+            self.entries += new
+            for e in new:
+                self.tree.append(e.leaf())
+            for listener in list(self.listeners):
+                listener(new)
+            return events, reply
+
+    def _reload(self) -> None:
+        """After a failed write the engine may hold state that is not stored: rebuild it from the store."""
+        self.engine = Engine(self.policy, [])
+        self.tree = MerkleTree()
+        self.entries = []
+        self._rebuild()
+
+    # -- reading -------------------------------------------------------------------------------
+    def head(self) -> TreeHead:
+        with self.lock:
+            heads = self.store.heads()
+            if heads and heads[-1].size == len(self.entries):
+                return heads[-1]
+            return self.key.sign(TreeHead(len(self.entries), self.tree.root(), format_time(datetime.now(timezone.utc))))
+
+    def add_party(self, party: Party, t: datetime) -> list[Event]:
+        events, _ = self.execute({"type": "party.add", "id": party.id, "name": party.name,
+                                  "channels": list(party.channels)}, t)
+        return events

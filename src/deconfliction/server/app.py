@@ -1,0 +1,325 @@
+"""create_app(): the HTTP API under /v1, with bearer tokens, JSON errors and server-sent events."""
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..engine.events import EventType
+from ..errors import DeconflictionError, ScenarioError
+from ..formats.schema import SCENARIO_SCHEMA
+from .access import Viewer, zone_visible
+from .commands import parse_items
+from .service import Service
+
+STATUS = {"invalid_scenario": 422, "invalid_geometry": 422, "error": 409, "store_error": 409, "log_mismatch": 500}
+"""The one table from error codes to HTTP statuses."""
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+        self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def error_body(code: str, message: str, details: list | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def _schema(section: str) -> dict:
+    items = SCENARIO_SCHEMA["properties"][section]["items"]
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": items}}}}
+
+
+def create_app(service: Service, run_clock: bool = True) -> FastAPI:
+    """The API over ``service``; ``run_clock`` starts the wall clock that fires deadlines."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if run_clock:
+            service.start()
+        yield
+
+    app = FastAPI(title="deconfliction", version="1", lifespan=lifespan,
+                  description="Parties declare zones and plans and report positions; the service detects conflicts, "
+                              "warns over the agreed lines and keeps a signed record. A notification is not a permission.")
+    app.state.service = service
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+
+    @app.exception_handler(ScenarioError)
+    async def _invalid(request: Request, exc: ScenarioError):
+        details = [{"path": p.path, "reason": p.reason} for p in exc.problems]
+        return JSONResponse(error_body(exc.code, "; ".join(map(str, exc.problems)), details), status_code=422)
+
+    @app.exception_handler(DeconflictionError)
+    async def _refused(request: Request, exc: DeconflictionError):
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=STATUS.get(exc.code, 409))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return JSONResponse(error_body("http_error", str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        details = [{"path": ".".join(map(str, e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        return JSONResponse(error_body("invalid_request", "the request is not valid", details), status_code=422)
+
+    def viewer_of(authorization: str | None) -> Viewer:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer TOKEN")
+        viewer = service.viewer(authorization.removeprefix("Bearer ").strip())
+        if viewer is None:
+            raise ApiError(403, "forbidden", "unknown or revoked token")
+        return viewer
+
+    async def body_of(request: Request) -> tuple[bytes, Any]:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > service.settings.max_body_bytes:
+                raise ApiError(413, "too_large", f"the body exceeds {service.settings.max_body_bytes} bytes")
+        text = raw.decode("utf-8", errors="replace")
+        if request.headers.get("content-type", "").startswith("application/x-ndjson"):
+            try:
+                return raw, [json.loads(line) for line in text.splitlines() if line.strip()]
+            except ValueError as exc:
+                raise ApiError(400, "invalid_json", f"a line is not JSON: {exc}") from None
+        try:
+            return raw, json.loads(text)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+
+    def write(command: dict, answer, viewer: Viewer, key: str | None, raw: bytes) -> JSONResponse:
+        idem = None if key is None else (viewer.party, key)
+        status, body = service.execute(command, answer, idem, raw)
+        return JSONResponse(body, status_code=status)
+
+    def require_object(body: Any) -> dict:
+        if not isinstance(body, dict):
+            raise ApiError(422, "invalid_scenario", "the body must be a JSON object",
+                           [{"path": "", "reason": "must be a mapping"}])
+        return body
+
+    # -- declarations -------------------------------------------------------------------------
+    @app.post("/v1/zones", status_code=201, openapi_extra=_schema("zones"))
+    async def post_zone(request: Request, authorization: str | None = Header(None),
+                        idempotency_key: str | None = Header(None)):
+        viewer = viewer_of(authorization)
+        raw, body = await body_of(request)
+        spec = require_object(body)
+        parse_items(service.ledger.engine, "zones", [spec])
+        if viewer.party not in spec.get("parties", []):
+            raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
+                           [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
+        conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": _conflicts(events)})  # noqa: E731
+        return write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, viewer,
+                     idempotency_key, raw)
+
+    @app.get("/v1/zones")
+    def get_zones(authorization: str | None = Header(None)):
+        viewer = viewer_of(authorization)
+        engine = service.ledger.engine
+        with service.ledger.lock:
+            return [{"id": z.id, "name": z.name, "kind": str(z.kind), "parties": list(z.parties),
+                     "allowed": list(z.allowed), "geometry": z.shape.to_geojson(),
+                     "perimeter_m": engine.band_m(z)}
+                    for z in engine.zones.values() if zone_visible(engine, z.id, viewer)]
+
+    @app.post("/v1/operations", status_code=201, openapi_extra=_schema("operations"))
+    async def post_operation(request: Request, authorization: str | None = Header(None),
+                             idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
+        viewer = viewer_of(authorization)
+        raw, body = await body_of(request)
+        spec = dict(require_object(body))
+        if spec.setdefault("party", viewer.party) != viewer.party:
+            raise ApiError(403, "forbidden", "the party of a write comes from the token",
+                           [{"path": "party", "reason": f"must be {viewer.party!r} or left out"}])
+        [op] = parse_items(service.ledger.engine, "operations", [spec]).operations
+        if dry_run:
+            with service.ledger.lock:
+                found = service.ledger.engine.check_operation(op)
+            return JSONResponse({"operation": op.id, "accepted": False, "conflicts": [
+                {"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
+                 "parties": list(c.parties)} for c in found]}, status_code=200)
+        answer = lambda events: (201, {"operation": op.id, "accepted": True, "conflicts": _conflicts(events)})  # noqa: E731
+        return write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, viewer,
+                     idempotency_key, raw)
+
+    @app.get("/v1/operations")
+    def get_operations(authorization: str | None = Header(None)):
+        viewer = viewer_of(authorization)
+        engine = service.ledger.engine
+        out = []
+        with service.ledger.lock:
+            for op in engine.operations.values():
+                if op.party == viewer.party:
+                    out.append({"id": op.id, "party": op.party, "priority": op.priority,
+                                "volumes": [_volume(v) for v in op.volumes]})
+        return out
+
+    # -- reports and messages -----------------------------------------------------------------
+    @app.post("/v1/positions", status_code=202, openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "items": SCENARIO_SCHEMA["properties"]["tracks"]["items"]["else"]}},
+        "application/x-ndjson": {"schema": {"type": "string"}}}}})
+    async def post_positions(request: Request, authorization: str | None = Header(None),
+                             idempotency_key: str | None = Header(None)):
+        viewer = viewer_of(authorization)
+        raw, body = await body_of(request)
+        if not isinstance(body, list):
+            raise ApiError(422, "invalid_scenario", "the body must be a JSON array of reports (or NDJSON)",
+                           [{"path": "", "reason": "must be a list"}])
+        reports = [{**r, "party": viewer.party} if isinstance(r, dict) else r for r in body]
+        parse_items(service.ledger.engine, "tracks", reports)
+        engine = service.ledger.engine
+        for i, r in enumerate(reports):
+            owner = engine.tracks.get(str(r["id"]))
+            if owner is not None and owner.party != viewer.party:
+                raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
+                               [{"path": f"[{i}].id", "reason": f"track {r['id']!r} is another party's"}])
+        answer = lambda events: (202, {"accepted": len(reports), "events": len(events)})  # noqa: E731
+        return write({"type": "positions", "party": viewer.party, "reports": reports}, answer, viewer,
+                     idempotency_key, raw)
+
+    @app.post("/v1/messages", status_code=201, openapi_extra=_schema("messages"))
+    async def post_message(request: Request, authorization: str | None = Header(None),
+                           idempotency_key: str | None = Header(None)):
+        viewer = viewer_of(authorization)
+        raw, body = await body_of(request)
+        spec = dict(require_object(body))
+        if spec.setdefault("from", viewer.party) != viewer.party:
+            raise ApiError(403, "forbidden", "the sender comes from the token",
+                           [{"path": "from", "reason": f"must be {viewer.party!r} or left out"}])
+        spec.setdefault("t", "1970-01-01T00:00:00Z")
+        with service.ledger.lock:
+            message_id = spec.get("id") or f"m{len(service.ledger.engine.channel.messages) + 1}"
+            if message_id in service.ledger.engine.channel.messages:
+                raise ApiError(409, "duplicate", f"message id {message_id!r} is already used",
+                               [{"path": "id", "reason": "already used"}])
+        spec["id"] = message_id
+        parse_items(service.ledger.engine, "messages", [spec], _refs(service))
+        command = {"type": "message.send", "id": message_id, "from": viewer.party, "to": spec["to"],
+                   "kind": spec["kind"], "text": spec.get("text", ""), "ref": spec.get("ref")}
+        answer = lambda events: (201, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
+        return write(command, answer, viewer, idempotency_key, raw)
+
+    @app.post("/v1/messages/{message_id}/ack", status_code=200)
+    async def post_ack(message_id: str, request: Request, authorization: str | None = Header(None),
+                       idempotency_key: str | None = Header(None)):
+        viewer = viewer_of(authorization)
+        raw = await request.body()
+        if message_id not in service.ledger.engine.channel.messages:
+            raise ApiError(404, "not_found", f"no message {message_id!r}")
+        answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
+        return write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, viewer,
+                     idempotency_key, raw)
+
+    @app.post("/v1/incidents", status_code=201, openapi_extra=_schema("incidents"))
+    async def post_incident(request: Request, authorization: str | None = Header(None),
+                            idempotency_key: str | None = Header(None)):
+        viewer = viewer_of(authorization)
+        raw, body = await body_of(request)
+        spec = dict(require_object(body))
+        if spec.setdefault("reporter", viewer.party) != viewer.party:
+            raise ApiError(403, "forbidden", "the reporter comes from the token",
+                           [{"path": "reporter", "reason": f"must be {viewer.party!r} or left out"}])
+        spec["t"] = "1970-01-01T00:00:00Z"
+        parse_items(service.ledger.engine, "incidents", [spec])
+        if spec["id"] in service.ledger.engine.incidents:
+            raise ApiError(409, "duplicate", f"incident id {spec['id']!r} is already used")
+        answer = lambda events: (201, {"incident": spec["id"], "events": [e.to_dict() for e in events]})  # noqa: E731
+        return write({"type": "incident.report", "incident": spec}, answer, viewer, idempotency_key, raw)
+
+    # -- the log ------------------------------------------------------------------------------
+    @app.get("/v1/events")
+    def get_events(authorization: str | None = Header(None), after: int = Query(0, ge=0),
+                   limit: int = Query(1000, ge=1, le=10000)):
+        return service.events(viewer_of(authorization), after, limit)
+
+    @app.get("/v1/stream")
+    async def stream(request: Request, authorization: str | None = Header(None),
+                     last_event_id: str | None = Header(None), after: int = Query(0, ge=0)):
+        viewer = viewer_of(authorization)
+        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        queue = service.subscribe()
+        backlog = service.events(viewer, start, 10_000)
+
+        async def feed():
+            last = start
+            try:
+                for event in backlog:
+                    last = event["seq"]
+                    yield _sse(event)
+                while not await request.is_disconnected():
+                    try:
+                        batch = await asyncio.wait_for(queue.get(), timeout=15)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    for event in batch:
+                        if event["seq"] > last and _visible(service, event, viewer):
+                            last = event["seq"]
+                            yield _sse(event)
+            finally:
+                service.unsubscribe(queue)
+
+        return StreamingResponse(feed(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @app.get("/v1/log/head")
+    def log_head():
+        head = service.ledger.head()
+        return {**head.to_json(), "public_key": service.key.public_pem()}
+
+    @app.get("/v1/log/proof/{seq}")
+    def log_proof(seq: int, size: int | None = Query(None, ge=1)):
+        from ..log.signing import b64
+        with service.ledger.lock:
+            n = len(service.ledger.entries) if size is None else size
+            if not 1 <= seq <= n <= len(service.ledger.entries):
+                raise ApiError(404, "not_found", f"no entry {seq} in a log of {n}")
+            proof = service.ledger.tree.inclusion_proof(seq - 1, n)
+            return {"seq": seq, "size": n, "leaf": b64(service.ledger.tree.leaves[seq - 1]),
+                    "root": b64(service.ledger.tree.root(n)), "proof": [b64(p) for p in proof]}
+
+    @app.get("/v1/health")
+    def health():
+        return {"status": "ok", "entries": len(service.ledger.entries)}
+
+    return app
+
+
+def _visible(service: Service, event: dict, viewer: Viewer) -> bool:
+    from .access import event_visible
+    return event_visible(event, viewer, service.ledger.engine)
+
+
+def _sse(event: dict) -> str:
+    return f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def _conflicts(events) -> list[dict]:
+    return [e.to_dict() for e in events if e.type == EventType.PLAN_CONFLICT]
+
+
+def _volume(v) -> dict:
+    from ..engine.events import format_time
+    w = v.window
+    return {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(),
+            "window": {"start": w.start and format_time(w.start), "end": w.end and format_time(w.end)}}
+
+
+def _refs(service: Service) -> dict:
+    """Zones and operations known to the engine, so a message may reference them."""
+    engine = service.ledger.engine
+    stub = {"type": "Point", "coordinates": [0, 0]}
+    return {"zones": [{"id": z, "geometry": stub, "radius_m": 1} for z in engine.zones],
+            "operations": [{"id": o, "party": engine.operations[o].party, "volumes": [{"geometry": stub, "radius_m": 1}]}
+                           for o in engine.operations]}
+

@@ -1,0 +1,112 @@
+"""Commands of the live service: validated like scenario items, logged as-is, applied to the engine.
+
+A command is a plain JSON object; applying the same commands in the same order to a fresh
+engine gives the same events, which is how the service rebuilds its state from its log.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from ..engine.core import Engine
+from ..engine.events import Event
+from ..engine.model import Incident, Party
+from ..errors import DeconflictionError, Problem, ScenarioError
+from ..formats.scenario import Scenario, parse_scenario
+
+_EPOCH = "1970-01-01T00:00:00Z"
+
+
+def _policy_spec(engine: Engine) -> dict:
+    p = asdict(engine.policy)
+    p["escalation"] = list(p["escalation"])
+    return p
+
+
+def parse_items(engine: Engine, section: str, items: list[Any], extra: dict | None = None) -> Scenario:
+    """Validate request items with the scenario rules; problem paths are relative to the request body.
+
+    ``items`` go into the scenario section ``section`` (zones, operations, tracks, messages, incidents).
+    """
+    doc = {"scenario": 1, "start": _EPOCH, "policy": _policy_spec(engine),
+           "parties": [{"id": p.id, "channels": list(p.channels)} for p in engine.parties.values()],
+           section: items, **(extra or {})}
+    try:
+        return parse_scenario(doc)
+    except ScenarioError as exc:
+        raise ScenarioError([Problem(_relative(p.path, section), p.reason) for p in exc.problems]) from None
+
+
+def _relative(path: str, section: str) -> str:
+    if path.startswith(f"{section}["):
+        rest = path[len(section):]
+        return rest if section == "tracks" else rest.split("]", 1)[1].lstrip(".")
+    return path
+
+
+def apply(engine: Engine, command: dict, t: datetime) -> list[Event]:
+    """Apply one logged command at time ``t``; raises DeconflictionError for commands the engine refuses."""
+    kind = command["type"]
+    handler = _HANDLERS.get(kind)
+    if handler is None:
+        raise DeconflictionError(f"unknown command {kind!r}")
+    return handler(engine, command, t)
+
+
+def _party_add(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.add_party(Party(c["id"], c.get("name", ""), tuple(c.get("channels", []))), t)
+
+
+def _zone(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    [zone] = parse_items(engine, "zones", [c["zone"]]).zones
+    return engine.declare_zone(zone, t)
+
+
+def _operation(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    [op] = parse_items(engine, "operations", [c["operation"]]).operations
+    return engine.declare_operation(op, t)
+
+
+def _positions(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    reports = parse_items(engine, "tracks", c["reports"]).reports
+    events: list[Event] = []
+    for _, group in groupby(reports, key=lambda r: r.t):
+        events += engine.report(t, list(group))
+    return events
+
+
+def _message(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.send(t, c["id"], c["from"], c["to"], c["kind"], c.get("text", ""), c.get("ref"))
+
+
+def _ack(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.acknowledge(t, c["message"], c["by"])
+
+
+def _disown(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.disown(t, c["message"], c["by"], c["reason"])
+
+
+def _incident(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    spec = {**c["incident"], "t": _EPOCH}
+    [report] = parse_items(engine, "incidents", [spec]).commands
+    incident: Incident = report.incident
+    return engine.report_incident(t, incident)
+
+
+def _channel(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    a, b = c["between"]
+    return engine.set_channel(t, a, b, c["state"] == "active")
+
+
+def _clock(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.advance(t, inclusive=True)
+
+
+_HANDLERS = {
+    "party.add": _party_add, "zone.declare": _zone, "operation.declare": _operation, "positions": _positions,
+    "message.send": _message, "message.ack": _ack, "message.disown": _disown, "incident.report": _incident,
+    "channel.set": _channel, "clock": _clock,
+}

@@ -1,0 +1,167 @@
+"""The service behind the HTTP API: ledger, parties, idempotency, wall clock and live subscribers."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..engine.events import Event, format_time
+from ..engine.model import Party, Policy
+from ..log.ledger import Ledger
+from ..log.signing import SigningKey
+from ..log.store import PartyRecord, Store, open_store
+from .access import Viewer, event_visible, find_party, new_token, token_hash
+from .commands import apply
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Settings:
+    """Every setting of the service, with its default."""
+
+    db: str = "sqlite:///deconfliction.db"
+    """Where the log lives: sqlite:///PATH or postgresql://..."""
+    key_path: Path = Path("deconfliction.key")
+    """The Ed25519 signing key, created (mode 0600) on first start."""
+    max_body_bytes: int = 10 * 1024 * 1024
+    """Requests with a larger body get 413."""
+    tick_s: float = 0.05
+    """How often the wall clock checks for deadlines falling due, seconds."""
+    policy: Policy = field(default_factory=Policy)
+    """The rules every party agreed to."""
+
+
+class Service:
+    """Owns the ledger; every write goes through :meth:`execute`, one at a time."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, clock: Clock = utc_now):
+        self.settings = settings
+        self.clock = clock
+        self.store = store or open_store(settings.db)
+        self.key = SigningKey.load_or_create(settings.key_path)
+        self.ledger = Ledger(self.store, self.key, settings.policy, apply)
+        self._records = self.store.parties()
+        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self._sub_lock = threading.Lock()
+        self.ledger.listeners.append(self._publish)
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # -- parties -------------------------------------------------------------------------------
+    def add_party(self, party_id: str, name: str = "", channels: tuple[str, ...] = (),
+                  coordinator: bool = False) -> str:
+        """Register a party; returns its bearer token (shown once, stored only as a hash)."""
+        token = new_token()
+        record = PartyRecord(party_id, name, token_hash(token), channels, coordinator, format_time(self.clock()))
+        with self.ledger.lock:
+            if party_id in self.ledger.engine.parties:
+                from ..log.store import StoreError
+                raise StoreError(f"party {party_id!r} exists already")
+            self.store.add_party(record)
+            self.ledger.add_party(Party(party_id, name, channels), self.clock())
+        self._records = self.store.parties()
+        return token
+
+    def revoke(self, party_id: str) -> bool:
+        done = self.store.revoke(party_id, format_time(self.clock()))
+        self._records = self.store.parties()
+        return done
+
+    def reload_parties(self) -> None:
+        self._records = self.store.parties()
+
+    def viewer(self, token: str) -> Viewer | None:
+        record = find_party(token, self._records)
+        return None if record is None else Viewer(record.id, record.coordinator)
+
+    # -- writes --------------------------------------------------------------------------------
+    def execute(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
+                request_body: bytes = b"") -> tuple[int, dict]:
+        """Apply a command and return (status, body); a retried idempotent request gets its first answer."""
+        request_hash = hashlib.sha256(request_body).hexdigest()
+        if idempotency is not None:
+            stored = self.store.answer(*idempotency)
+            if stored is not None:
+                if stored.request != request_hash:
+                    return 422, {"error": {"code": "idempotency_key_reused", "details": [],
+                                           "message": "this Idempotency-Key was used for a different request"}}
+                return stored.status, json.loads(stored.response)
+        key = None if idempotency is None else (*idempotency, request_hash)
+        _, reply = self.ledger.execute(command, self.clock(), answer=answer, idempotency=key)
+        return reply
+
+    # -- reads ---------------------------------------------------------------------------------
+    def events(self, viewer: Viewer, after: int = 0, limit: int = 1000) -> list[dict]:
+        """This party's view of the event log after engine event number ``after``."""
+        out = []
+        with self.ledger.lock:
+            for entry in self.ledger.entries:
+                if entry.kind == "event" and entry.body["seq"] > after:
+                    if event_visible(entry.body, viewer, self.ledger.engine):
+                        out.append({**entry.body, "log_seq": entry.seq})
+                        if len(out) >= limit:
+                            break
+        return out
+
+    # -- live ----------------------------------------------------------------------------------
+    def subscribe(self) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue()
+        with self._sub_lock:
+            self._subscribers.add((asyncio.get_running_loop(), queue))
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        with self._sub_lock:
+            self._subscribers = {(lp, q) for lp, q in self._subscribers if q is not queue}
+
+    def _publish(self, entries) -> None:
+        events = [{**e.body, "log_seq": e.seq} for e in entries if e.kind == "event"]
+        if not events:
+            return
+        with self._sub_lock:
+            targets = list(self._subscribers)
+        for loop, queue in targets:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, events)
+            except RuntimeError:  # the subscriber's loop is closed
+                self.unsubscribe(queue)
+
+    def tick(self) -> list[Event]:
+        """Fire deadlines that fell due by now, as a logged clock command."""
+        due = self.ledger.engine.channel.next_due()
+        now = self.clock()
+        if due is None or due > now:
+            return []
+        events, _ = self.ledger.execute({"type": "clock"}, now)
+        return events
+
+    def start(self) -> None:
+        """Run the wall clock: deadlines and escalations fire on time without any request."""
+        if self._ticker is not None:
+            return
+
+        def run() -> None:
+            while not self._stop.wait(self.settings.tick_s):
+                try:
+                    self.tick()
+                except Exception:  # pragma: no cover - a failed tick is retried at the next one
+                    pass
+
+        self._ticker = threading.Thread(target=run, name="deconfliction-clock", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+        self.store.close()
