@@ -16,6 +16,7 @@ from .errors import ScenarioError
 from .formats.scenario import Scenario, load_scenario
 from .formats.schema import scenario_schema
 from .replay import replay
+from .service_cli import add_parsers
 
 EXIT_OK, EXIT_CONFLICTS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario file")
     p.set_defaults(run=lambda args: _print_json(scenario_schema()), file="schema")
+    add_parsers(sub)
     return parser
 
 

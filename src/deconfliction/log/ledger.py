@@ -85,6 +85,7 @@ class Ledger:
         Returns the events (and the answer). Nothing is kept if the command fails.
         """
         with self.lock:
+            self.catch_up()
             if self.time is not None and t < self.time:
                 t = self.time  # the wall clock stepped back: never write out of order
             events = self._apply(self.engine, command, t)
@@ -115,6 +116,26 @@ class Ledger:
             for listener in list(self.listeners):
                 listener(new)
             return events, reply
+
+    def catch_up(self) -> None:
+        """Apply entries another process (e.g. ``deconfliction party add``) appended since we last looked."""
+        last = self.entries[-1].seq if self.entries else 0
+        newer = self.store.entries(after=last)
+        if not newer:
+            return
+        if newer[0].prev != (self.entries[-1].hash if self.entries else GENESIS):
+            self._reload()
+            return
+        expected: list[dict] = []
+        for e in newer:
+            if e.kind == "command":
+                expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_t(e.t))]
+            elif not expected or expected.pop(0) != e.body:
+                raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
+            self.entries.append(e)
+            self.tree.append(e.leaf())
+        for listener in list(self.listeners):
+            listener(newer)
 
     def _reload(self) -> None:
         """After a failed write the engine may hold state that is not stored: rebuild it from the store."""

@@ -64,6 +64,7 @@ class Service:
         token = new_token()
         record = PartyRecord(party_id, name, token_hash(token), channels, coordinator, format_time(self.clock()))
         with self.ledger.lock:
+            self.ledger.catch_up()
             if party_id in self.ledger.engine.parties:
                 from ..log.store import StoreError
                 raise StoreError(f"party {party_id!r} exists already")
@@ -81,7 +82,8 @@ class Service:
         self._records = self.store.parties()
 
     def viewer(self, token: str) -> Viewer | None:
-        record = find_party(token, self._records)
+        """The party of a token, read afresh so that a revocation (from any process) takes effect at once."""
+        record = find_party(token, self.store.parties())
         return None if record is None else Viewer(record.id, record.coordinator)
 
     # -- writes --------------------------------------------------------------------------------
@@ -138,6 +140,8 @@ class Service:
 
     def tick(self) -> list[Event]:
         """Fire deadlines that fell due by now, as a logged clock command."""
+        with self.ledger.lock:
+            self.ledger.catch_up()
         due = self.ledger.engine.channel.next_due()
         now = self.clock()
         if due is None or due > now:

@@ -1,0 +1,191 @@
+"""Command-line verbs of the live service: serve, party add/list/revoke, log verify/export."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import DeconflictionError
+from .log.chain import Entry, check_chain, tree_of
+from .log.merkle import verify_consistency
+from .log.signing import TreeHead, verify_head
+
+DEFAULT_DB = "sqlite:///deconfliction.db"
+
+
+def key_path_for(db: str, key: Path | None) -> Path:
+    """The signing key beside an SQLite file (``NAME.key``), else ``deconfliction.key`` here."""
+    if key is not None:
+        return key
+    if db.startswith("sqlite:///"):
+        return Path(db.removeprefix("sqlite:///")).with_suffix(".key")
+    return Path("deconfliction.key")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("serve", help="run the HTTP service (OpenAPI docs at /docs)",
+                       description="Serve the API on loopback by default, with the embedded SQLite store.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    _store_args(p)
+    p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024, help="larger requests get 413")
+    p.set_defaults(run=_serve, file="serve")
+
+    party = sub.add_parser("party", help="add, list or revoke parties and their tokens").add_subparsers(
+        required=True, metavar="ACTION")
+    p = party.add_parser("add", help="add a party and print its bearer token (shown once)")
+    p.add_argument("id")
+    p.add_argument("--name", default="")
+    p.add_argument("--channel", action="append", default=[], metavar="OTHER", help="a direct line (repeatable)")
+    p.add_argument("--coordinator", action="store_true", help="may read every message and notification record")
+    _store_args(p)
+    p.set_defaults(run=_party_add, file="party")
+    p = party.add_parser("list", help="list parties")
+    _store_args(p)
+    p.set_defaults(run=_party_list, file="party")
+    p = party.add_parser("revoke", help="revoke a party's token at once")
+    p.add_argument("id")
+    _store_args(p)
+    p.set_defaults(run=_party_revoke, file="party")
+
+    log = sub.add_parser("log", help="verify or export the signed log").add_subparsers(required=True, metavar="ACTION")
+    p = log.add_parser("verify", help="check the whole log; name the first entry changed, removed, inserted or reordered")
+    p.add_argument("--db", help="store URL (sqlite:///PATH or postgresql://...)")
+    p.add_argument("--key", type=Path, help="signing key file (default: beside the SQLite file)")
+    p.add_argument("--export", type=Path, help="check an exported log instead, with --public-key")
+    p.add_argument("--public-key", "--pubkey", dest="public_key", type=Path, help="PEM public key for --export")
+    p.set_defaults(run=_verify, file="log")
+    p = log.add_parser("export", help="write the log with its signed heads and consistency proofs as JSON")
+    _store_args(p)
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(run=_export, file="log")
+
+
+def _store_args(p) -> None:
+    p.add_argument("--db", default=DEFAULT_DB, help=f"store URL (default {DEFAULT_DB})")
+    p.add_argument("--key", type=Path, help="signing key file (default: beside the SQLite file)")
+
+
+def _service(args):
+    from .server.service import Service, Settings
+    return Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key)))
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from .server.app import create_app
+    from .server.service import Service, Settings
+    service = Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key), max_body_bytes=args.max_body_bytes))
+    print(f"deconfliction: http://{args.host}:{args.port}/docs  store {args.db}", file=sys.stderr)
+    print(f"log signing key (public):\n{service.key.public_pem()}", file=sys.stderr)
+    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
+    service.stop()
+    return 0
+
+
+def _party_add(args) -> int:
+    service = _service(args)
+    try:
+        token = service.add_party(args.id, args.name, tuple(args.channel), args.coordinator)
+    except DeconflictionError as exc:
+        print(f"party add: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        service.stop()
+    print(token)
+    return 0
+
+
+def _party_list(args) -> int:
+    service = _service(args)
+    for p in service.store.parties():
+        state = f"revoked {p.revoked}" if p.revoked else "active"
+        print(f"{p.id}\t{p.name}\tchannels: {', '.join(p.channels) or '-'}\t"
+              f"{'coordinator' if p.coordinator else 'party'}\t{state}")
+    service.stop()
+    return 0
+
+
+def _party_revoke(args) -> int:
+    service = _service(args)
+    done = service.revoke(args.id)
+    service.stop()
+    print(f"revoked {args.id}" if done else f"party revoke: no active party {args.id!r}", file=sys.stderr)
+    return 0 if done else 2
+
+
+def export_log(store, public_pem: str) -> dict:
+    """The log as a document another machine can check with only the public key."""
+    entries = store.entries()
+    heads = store.heads()
+    tree = tree_of(entries)
+    proofs = []
+    for old, new in zip(heads, heads[1:]):
+        proofs.append({"from": old.size, "to": new.size,
+                       "proof": [p.hex() for p in tree.consistency_proof(old.size, new.size)]})
+    return {"format": "deconfliction-log-1", "public_key": public_pem,
+            "entries": [e.to_json() for e in entries], "heads": [h.to_json() for h in heads],
+            "consistency": proofs}
+
+
+def check_export(doc: dict, public_pem: str) -> list[str]:
+    """Problems in an exported log: the chain, every head's signature and root, the proofs between heads."""
+    entries = [Entry.from_json(e) for e in doc["entries"]]
+    finding = check_chain(entries)
+    if finding is not None:
+        return [str(finding)]
+    tree = tree_of(entries)
+    heads = [TreeHead.from_json(h) for h in doc["heads"]]
+    problems = []
+    for head in heads:
+        if not verify_head(head, public_pem):
+            problems.append(f"the signed head of size {head.size} does not verify with this public key")
+        elif head.size > len(entries) or tree.root(head.size) != head.root:
+            problems.append(f"the entries do not match the signed head of size {head.size} "
+                            f"(entries were changed, removed or inserted before it)")
+    for old, new, proof in zip(heads, heads[1:], doc.get("consistency", [])):
+        if not verify_consistency(old.size, new.size, old.root, new.root, [bytes.fromhex(p) for p in proof["proof"]]):
+            problems.append(f"the head of size {new.size} is not an extension of the head of size {old.size}")
+    if heads and heads[-1].size != len(entries):
+        problems.append(f"{len(entries) - heads[-1].size} entries after the last signed head are not covered")
+    return problems
+
+
+def _verify(args) -> int:
+    if args.export is not None:
+        if args.public_key is None:
+            print("log verify: --export needs --public-key PEM", file=sys.stderr)
+            return 2
+        doc = json.loads(args.export.read_text())
+        problems = check_export(doc, args.public_key.read_text())
+        count = len(doc["entries"])
+    else:
+        from .log.store import open_store
+        from .log.signing import SigningKey
+        db = args.db or DEFAULT_DB
+        store = open_store(db)
+        key = SigningKey.load_or_create(key_path_for(db, args.key))
+        stored = store.stored_order()
+        finding = check_chain(stored)
+        problems = [str(finding)] if finding else check_export(export_log(store, key.public_pem()), key.public_pem())
+        count = len(stored)
+        store.close()
+    for p in problems:
+        print(f"log verify: {p}")
+    if not problems:
+        print(f"log verify: ok: {count} entries, chain and signed heads verify")
+    return 1 if problems else 0
+
+
+def _export(args) -> int:
+    service = _service(args)
+    doc = export_log(service.store, service.key.public_pem())
+    service.stop()
+    text = json.dumps(doc, indent=1)
+    if args.output:
+        args.output.write_text(text)
+    else:
+        print(text)
+    return 0
