@@ -46,7 +46,7 @@ def velocity_from(report: Report, previous: TrackState | None) -> tuple[float, f
         c = math.radians(report.course_deg)
         return report.speed_mps * math.sin(c), report.speed_mps * math.cos(c), v_up
     if previous is None or dt <= 0:
-        return 0.0, 0.0, 0.0
+        return 0.0, 0.0, v_up
     kx, ky = metres_per_degree((report.lat + previous.lat) / 2)
     dlon = (report.lon - previous.lon + 180.0) % 360.0 - 180.0
     return float(dlon * kx / dt), float((report.lat - previous.lat) * ky / dt), v_up
@@ -161,6 +161,7 @@ class ProximityWatch:
         p = self.policy
         horizon = t - timedelta(seconds=p.track_timeout_s)
         active = sorted((s for s in tracks.values() if s.t >= horizon), key=lambda s: s.track)
+        live = {s.track for s in active}
         current: dict[tuple[str, str], tuple[EventType, dict]] = {}
         if len(active) >= 2:
             current = self._conflicts(t, active)
@@ -175,7 +176,7 @@ class ProximityWatch:
         for pair in list(self.encounters):
             if pair in current:
                 self.clear_since.pop(pair, None)
-            elif t - self.clear_since.setdefault(pair, t) >= gap or pair[0] not in tracks or pair[1] not in tracks:
+            elif t - self.clear_since.setdefault(pair, t) >= gap or pair[0] not in live or pair[1] not in live:
                 # clear long enough (noise in one report does not end an encounter)
                 del self.encounters[pair]
                 del self.clear_since[pair]

@@ -38,8 +38,9 @@ __all__ = [
 ]
 
 KNOT_MPS = 1852.0 / 3600.0
-FOOT_PER_MINUTE_MPS = 0.3048 / 60
 """Metres per second in one knot (0.514444)."""
+FOOT_PER_MINUTE_MPS = 0.3048 / 60
+"""Metres per second in one foot per minute (0.00508)."""
 FOOT_M = 0.3048
 """Metres in one foot."""
 FLIGHT_LEVEL_M = 100 * FOOT_M
