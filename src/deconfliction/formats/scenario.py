@@ -115,10 +115,44 @@ def format_path(parts) -> str:
     return out
 
 
+_REPORT_TEXT = ("t", "id", "party")
+_REPORT_NUMBERS = ("lon", "lat")
+_REPORT_OPTIONAL = ("alt_m", "speed_mps", "course_deg", "climb_mps")
+_REPORT_KEYS = frozenset(_REPORT_TEXT + _REPORT_NUMBERS + _REPORT_OPTIONAL)
+
+
+def _plain_report(item: Any) -> bool:
+    """A quick structural check of one inline report; anything it does not accept goes to the full schema."""
+    if type(item) is not dict or not item.keys() <= _REPORT_KEYS:
+        return False
+    for k in _REPORT_TEXT:
+        v = item.get(k)
+        if type(v) is not str or not v or (k != "t" and (" " in v or len(v) > 200)):
+            return False
+    for k in _REPORT_NUMBERS:
+        if type(item.get(k)) not in (int, float):
+            return False
+    return all(type(item[k]) in (int, float) for k in _REPORT_OPTIONAL if k in item)
+
+
 def structural_problems(data: Any) -> list[Problem]:
-    """Type, required-field and unknown-field problems (with did-you-mean), then non-finite numbers."""
+    """Type, required-field and unknown-field problems (with did-you-mean), then non-finite numbers.
+
+    Inline reports that pass a quick check skip the (slow) general schema validation; the rest
+    of the document, and every report that does not, is validated against the schema.
+    """
     problems = []
-    for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
+    tracks = data.get("tracks") if isinstance(data, dict) else None
+    if isinstance(tracks, list) and len(tracks) > 16:
+        slow = [(i, r) for i, r in enumerate(tracks) if not _plain_report(r)]
+        checked = {**data, "tracks": [r for _, r in slow]}
+        errors = list(_VALIDATOR.iter_errors(checked))
+        for err in errors:  # name the reports by their place in the original list
+            if len(err.path) >= 2 and err.path[0] == "tracks":
+                err.path[1] = slow[err.path[1]][0]
+    else:
+        errors = list(_VALIDATOR.iter_errors(data))
+    for err in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
         problems += _describe(err)
     problems += _non_finite(data, "")
     seen, unique = set(), []
