@@ -162,11 +162,15 @@ def _verify(args) -> int:
         problems = check_export(doc, args.public_key.read_text())
         count = len(doc["entries"])
     else:
-        from .log.store import open_store
         from .log.signing import SigningKey
+        from .log.store import open_store
         db = args.db or DEFAULT_DB
+        try:
+            key = SigningKey.load(key_path_for(db, args.key))
+        except DeconflictionError as exc:
+            print(f"log verify: {exc}", file=sys.stderr)
+            return 2
         store = open_store(db)
-        key = SigningKey.load_or_create(key_path_for(db, args.key))
         stored = store.stored_order()
         finding = check_chain(stored)
         problems = [str(finding)] if finding else check_export(export_log(store, key.public_pem()), key.public_pem())

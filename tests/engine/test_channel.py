@@ -79,7 +79,8 @@ def relayed_message(engine=None):
 def test_only_addressee_or_intermediary_can_acknowledge():
     engine = relayed_message()
     rejected = engine.acknowledge(at(1), "m1", "un")
-    assert rejected[0].type == "message.ack_rejected" and "neither the addressee" in rejected[0].fields["reason"]
+    assert rejected[0].type == "message.ack_rejected" and "only the addressee" in rejected[0].fields["reason"]
+    assert "to" not in rejected[0].fields  # nothing about a message it was not part of
     relay = engine.acknowledge(at(2), "m1", "russia")
     assert (relay[0].type, relay[0].fields["as"]) == ("message.acknowledged", "intermediary")
     assert engine.channel.messages["m1"].acknowledged_at is None

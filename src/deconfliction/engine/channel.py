@@ -169,9 +169,9 @@ class Channel:
             return [(EventType.MESSAGE_ACK_REJECTED, {"message": message_id, "by": by, "reason": "no such message"})]
         relays = m.route[1:-1] if m.delivered_at else []
         if by != m.to and by not in relays:
-            reason = (f"{by} is neither the addressee ({m.to}) nor a party that relayed it"
-                      + (f" ({', '.join(relays)})" if relays else ""))
-            return [(EventType.MESSAGE_ACK_REJECTED, {**m.header(), "by": by, "reason": reason})]
+            # told only to the party that tried: nothing about the message it was not part of
+            reason = "only the addressee or a party that relayed the message can acknowledge it"
+            return [(EventType.MESSAGE_ACK_REJECTED, {"message": m.id, "by": by, "reason": reason})]
         if m.delivered_at is None:
             return [(EventType.MESSAGE_ACK_REJECTED, {**m.header(), "by": by, "reason": "not delivered yet"})]
         if by != m.to:

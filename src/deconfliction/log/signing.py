@@ -54,6 +54,15 @@ class SigningKey:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
+    def load(cls, path: Path) -> "SigningKey":
+        """Read an existing key; a missing or unreadable file is an error, never a new key."""
+        from ..errors import DeconflictionError
+        try:
+            return cls(serialization.load_pem_private_key(path.read_bytes(), password=None))  # type: ignore[arg-type]
+        except (OSError, ValueError) as exc:
+            raise DeconflictionError(f"cannot read the signing key {path}: {exc}") from None
+
+    @classmethod
     def load_or_create(cls, path: Path) -> "SigningKey":
         """Read the key at ``path``; create it (mode 0600) if it does not exist yet."""
         if path.exists():

@@ -39,7 +39,9 @@ class Viewer:
 
 
 def told_about(engine: Engine, item: str, party: str) -> bool:
-    return any(m.ref == item and (m.to == party or party in m.route) for m in engine.channel.messages.values())
+    """The party received (or relayed) a delivered message about the item; sending one proves nothing."""
+    return any(m.ref == item and m.delivered_at is not None and party in m.route[1:]
+               for m in engine.channel.messages.values())
 
 
 def zone_visible(engine: Engine, zone_id: str, viewer: Viewer) -> bool:

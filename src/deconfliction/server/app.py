@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,13 @@ from .service import Service
 
 STATUS = {"invalid_scenario": 422, "invalid_geometry": 422, "error": 409, "store_error": 409, "log_mismatch": 500}
 """The one table from error codes to HTTP statuses."""
+
+
+class Replayed(Exception):
+    """A retried idempotent request: answer with the stored first answer."""
+
+    def __init__(self, status: int, body: dict):
+        self.status, self.body = status, body
 
 
 class ApiError(Exception):
@@ -49,6 +57,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                   description="Parties declare zones and plans and report positions; the service detects conflicts, "
                               "warns over the agreed lines and keeps a signed record. A notification is not a permission.")
     app.state.service = service
+
+    @app.exception_handler(Replayed)
+    async def _replayed(request: Request, exc: Replayed):
+        return JSONResponse(exc.body, status_code=exc.status)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -80,26 +92,41 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise ApiError(403, "forbidden", "unknown or revoked token")
         return viewer
 
-    async def body_of(request: Request) -> tuple[bytes, Any]:
+    async def body_of(request: Request, parse: bool = True) -> tuple[bytes, Any]:
         raw = b""
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > service.settings.max_body_bytes:
                 raise ApiError(413, "too_large", f"the body exceeds {service.settings.max_body_bytes} bytes")
+        if not parse:
+            return raw, None
         text = raw.decode("utf-8", errors="replace")
         if request.headers.get("content-type", "").startswith("application/x-ndjson"):
             try:
                 return raw, [json.loads(line) for line in text.splitlines() if line.strip()]
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise ApiError(400, "invalid_json", f"a line is not JSON: {exc}") from None
         try:
             return raw, json.loads(text)
+        except RecursionError:
+            raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
         except ValueError as exc:
             raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
 
-    def write(command: dict, answer, viewer: Viewer, key: str | None, raw: bytes) -> JSONResponse:
+    async def begin(request: Request, authorization: str | None, key: str | None, parse: bool = True):
+        """Caller, raw and parsed body, and the first answer if this is a retry of an idempotent request."""
+        viewer = viewer_of(authorization)
+        raw, body = await body_of(request, parse)
+        fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + raw).hexdigest()
         idem = None if key is None else (viewer.party, key)
-        status, body = service.execute(command, answer, idem, raw)
+        prior = service.prior_answer(idem, fingerprint)
+        if prior is not None:
+            raise Replayed(*prior)
+        return viewer, raw, body, (idem, fingerprint)
+
+    def write(command: dict, answer, request_id) -> JSONResponse:
+        idem, fingerprint = request_id
+        status, body = service.execute(command, answer, idem, fingerprint)
         return JSONResponse(body, status_code=status)
 
     def require_object(body: Any) -> dict:
@@ -112,16 +139,14 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     @app.post("/v1/zones", status_code=201, openapi_extra=_schema("zones"))
     async def post_zone(request: Request, authorization: str | None = Header(None),
                         idempotency_key: str | None = Header(None)):
-        viewer = viewer_of(authorization)
-        raw, body = await body_of(request)
+        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = require_object(body)
         parse_items(service.ledger.engine, "zones", [spec])
         if viewer.party not in spec.get("parties", []):
             raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
                            [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
         conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": _conflicts(events)})  # noqa: E731
-        return write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, viewer,
-                     idempotency_key, raw)
+        return write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, rid)
 
     @app.get("/v1/zones")
     def get_zones(authorization: str | None = Header(None)):
@@ -136,8 +161,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     @app.post("/v1/operations", status_code=201, openapi_extra=_schema("operations"))
     async def post_operation(request: Request, authorization: str | None = Header(None),
                              idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
-        viewer = viewer_of(authorization)
-        raw, body = await body_of(request)
+        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
         if spec.setdefault("party", viewer.party) != viewer.party:
             raise ApiError(403, "forbidden", "the party of a write comes from the token",
@@ -150,8 +174,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 {"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
                  "parties": list(c.parties)} for c in found]}, status_code=200)
         answer = lambda events: (201, {"operation": op.id, "accepted": True, "conflicts": _conflicts(events)})  # noqa: E731
-        return write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, viewer,
-                     idempotency_key, raw)
+        return write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid)
 
     @app.get("/v1/operations")
     def get_operations(authorization: str | None = Header(None)):
@@ -171,11 +194,14 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         "application/x-ndjson": {"schema": {"type": "string"}}}}})
     async def post_positions(request: Request, authorization: str | None = Header(None),
                              idempotency_key: str | None = Header(None)):
-        viewer = viewer_of(authorization)
-        raw, body = await body_of(request)
+        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         if not isinstance(body, list):
             raise ApiError(422, "invalid_scenario", "the body must be a JSON array of reports (or NDJSON)",
                            [{"path": "", "reason": "must be a list"}])
+        for i, r in enumerate(body):
+            if isinstance(r, dict) and r.get("party", viewer.party) != viewer.party:
+                raise ApiError(403, "forbidden", "the party of a report comes from the token",
+                               [{"path": f"[{i}].party", "reason": f"must be {viewer.party!r} or left out"}])
         reports = [{**r, "party": viewer.party} if isinstance(r, dict) else r for r in body]
         parse_items(service.ledger.engine, "tracks", reports)
         engine = service.ledger.engine
@@ -185,14 +211,12 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
                                [{"path": f"[{i}].id", "reason": f"track {r['id']!r} is another party's"}])
         answer = lambda events: (202, {"accepted": len(reports), "events": len(events)})  # noqa: E731
-        return write({"type": "positions", "party": viewer.party, "reports": reports}, answer, viewer,
-                     idempotency_key, raw)
+        return write({"type": "positions", "party": viewer.party, "reports": reports}, answer, rid)
 
     @app.post("/v1/messages", status_code=201, openapi_extra=_schema("messages"))
     async def post_message(request: Request, authorization: str | None = Header(None),
                            idempotency_key: str | None = Header(None)):
-        viewer = viewer_of(authorization)
-        raw, body = await body_of(request)
+        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
         if spec.setdefault("from", viewer.party) != viewer.party:
             raise ApiError(403, "forbidden", "the sender comes from the token",
@@ -204,28 +228,25 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 raise ApiError(409, "duplicate", f"message id {message_id!r} is already used",
                                [{"path": "id", "reason": "already used"}])
         spec["id"] = message_id
-        parse_items(service.ledger.engine, "messages", [spec], _refs(service))
+        parse_items(service.ledger.engine, "messages", [spec], _refs(service, viewer))
         command = {"type": "message.send", "id": message_id, "from": viewer.party, "to": spec["to"],
                    "kind": spec["kind"], "text": spec.get("text", ""), "ref": spec.get("ref")}
         answer = lambda events: (201, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
-        return write(command, answer, viewer, idempotency_key, raw)
+        return write(command, answer, rid)
 
     @app.post("/v1/messages/{message_id}/ack", status_code=200)
     async def post_ack(message_id: str, request: Request, authorization: str | None = Header(None),
                        idempotency_key: str | None = Header(None)):
-        viewer = viewer_of(authorization)
-        raw = await request.body()
+        viewer, raw, _, rid = await begin(request, authorization, idempotency_key, parse=False)
         if message_id not in service.ledger.engine.channel.messages:
             raise ApiError(404, "not_found", f"no message {message_id!r}")
         answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
-        return write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, viewer,
-                     idempotency_key, raw)
+        return write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, rid)
 
     @app.post("/v1/incidents", status_code=201, openapi_extra=_schema("incidents"))
     async def post_incident(request: Request, authorization: str | None = Header(None),
                             idempotency_key: str | None = Header(None)):
-        viewer = viewer_of(authorization)
-        raw, body = await body_of(request)
+        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
         if spec.setdefault("reporter", viewer.party) != viewer.party:
             raise ApiError(403, "forbidden", "the reporter comes from the token",
@@ -235,7 +256,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if spec["id"] in service.ledger.engine.incidents:
             raise ApiError(409, "duplicate", f"incident id {spec['id']!r} is already used")
         answer = lambda events: (201, {"incident": spec["id"], "events": [e.to_dict() for e in events]})  # noqa: E731
-        return write({"type": "incident.report", "incident": spec}, answer, viewer, idempotency_key, raw)
+        return write({"type": "incident.report", "incident": spec}, answer, rid)
 
     # -- the log ------------------------------------------------------------------------------
     @app.get("/v1/events")
@@ -247,6 +268,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     async def stream(request: Request, authorization: str | None = Header(None),
                      last_event_id: str | None = Header(None), after: int = Query(0, ge=0)):
         viewer = viewer_of(authorization)
+        token = (authorization or "").removeprefix("Bearer ").strip()
         start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
         queue = service.subscribe()
         backlog = service.events(viewer, start, 10_000)
@@ -261,6 +283,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                     try:
                         batch = await asyncio.wait_for(queue.get(), timeout=15)
                     except asyncio.TimeoutError:
+                        batch = []
+                    if service.viewer(token) is None:
+                        return  # revoked: the stream ends at once
+                    if not batch:
                         yield ": keep-alive\n\n"
                         continue
                     for event in batch:
@@ -315,11 +341,13 @@ def _volume(v) -> dict:
             "window": {"start": w.start and format_time(w.start), "end": w.end and format_time(w.end)}}
 
 
-def _refs(service: Service) -> dict:
-    """Zones and operations known to the engine, so a message may reference them."""
+def _refs(service: Service, viewer: Viewer) -> dict:
+    """Zones and operations the sender can see, so that its message may reference them (and only them)."""
+    from .access import told_about
     engine = service.ledger.engine
     stub = {"type": "Point", "coordinates": [0, 0]}
-    return {"zones": [{"id": z, "geometry": stub, "radius_m": 1} for z in engine.zones],
-            "operations": [{"id": o, "party": engine.operations[o].party, "volumes": [{"geometry": stub, "radius_m": 1}]}
-                           for o in engine.operations]}
+    ops = [o for o in engine.operations.values() if o.party == viewer.party or told_about(engine, o.id, viewer.party)]
+    return {"zones": [{"id": z, "geometry": stub, "radius_m": 1} for z in engine.zones
+                      if zone_visible(engine, z, viewer)],
+            "operations": [{"id": o.id, "party": o.party, "volumes": [{"geometry": stub, "radius_m": 1}]} for o in ops]}
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -87,20 +86,29 @@ class Service:
         return None if record is None else Viewer(record.id, record.coordinator)
 
     # -- writes --------------------------------------------------------------------------------
+    def prior_answer(self, idempotency: tuple[str, str] | None, fingerprint: str) -> tuple[int, dict] | None:
+        """The first answer to a retried request with this Idempotency-Key, or 422 if the key was used
+        for a different request (method, path or body); None when the key is new."""
+        if idempotency is None:
+            return None
+        stored = self.store.answer(*idempotency)
+        if stored is None:
+            return None
+        if stored.request != fingerprint:
+            return 422, {"error": {"code": "idempotency_key_reused", "details": [],
+                                   "message": "this Idempotency-Key was used for a different request"}}
+        return stored.status, json.loads(stored.response)
+
     def execute(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
-                request_body: bytes = b"") -> tuple[int, dict]:
+                fingerprint: str = "") -> tuple[int, dict]:
         """Apply a command and return (status, body); a retried idempotent request gets its first answer."""
-        request_hash = hashlib.sha256(request_body).hexdigest()
-        if idempotency is not None:
-            stored = self.store.answer(*idempotency)
-            if stored is not None:
-                if stored.request != request_hash:
-                    return 422, {"error": {"code": "idempotency_key_reused", "details": [],
-                                           "message": "this Idempotency-Key was used for a different request"}}
-                return stored.status, json.loads(stored.response)
-        key = None if idempotency is None else (*idempotency, request_hash)
-        _, reply = self.ledger.execute(command, self.clock(), answer=answer, idempotency=key)
-        return reply
+        with self.ledger.lock:  # the check and the write together: concurrent retries see one another
+            prior = self.prior_answer(idempotency, fingerprint)
+            if prior is not None:
+                return prior
+            key = None if idempotency is None else (*idempotency, fingerprint)
+            _, reply = self.ledger.execute(command, self.clock(), answer=answer, idempotency=key)
+            return reply
 
     # -- reads ---------------------------------------------------------------------------------
     def events(self, viewer: Viewer, after: int = 0, limit: int = 1000) -> list[dict]:

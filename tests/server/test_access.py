@@ -1,0 +1,221 @@
+"""Need-to-know: what each party sees over every read route, and what it must not learn."""
+import json
+
+import pytest
+
+from tests.server.world import INSIDE, TANF_CENTRE, at, dumps, types
+
+WINDOW = {"start": at(60), "end": at(120)}
+PLAN_PLACE = [37.0, 34.5]
+"""Far from At Tanf: the two plans meet each other there, and no zone."""
+
+
+def _plan(op_id: str) -> dict:
+    return {"id": op_id, "volumes": [{"geometry": {"type": "Point", "coordinates": PLAN_PLACE}, "radius_m": 3000,
+                                      "window": WINDOW}]}
+
+
+@pytest.fixture
+def tanf(world):
+    """The coalition's zone; a militia unit enters it and is warned via Russia; the coalition writes
+    to the militia; the coalition's and the militia's plans meet; Russia reports an incident in the
+    zone; the UN writes to OCHA (the coordinator) over no line at all."""
+    world.declare_tanf()
+    world.militia_enters_tanf(start=1)
+    world.clock.set(3)
+    assert world.post("/v1/messages", "coalition", {"id": "m-c", "to": "militia", "kind": "warning",
+                                                     "text": "Leave the zone"}).status_code == 201
+    world.clock.set(4)
+    assert world.post("/v1/operations", "coalition", _plan("c-op")).status_code == 201
+    assert world.post("/v1/operations", "militia", _plan("m-op")).json()["conflicts"]
+    world.clock.set(5)
+    assert world.post("/v1/incidents", "russia", {"id": "i-1", "kind": "strike", "geometry": {
+        "type": "Point", "coordinates": TANF_CENTRE}}).status_code == 201
+    world.clock.set(6)
+    assert world.post("/v1/messages", "un", {"id": "m-un", "to": "ocha", "kind": "info",
+                                              "text": "Convoy tomorrow"}).status_code == 201
+    return world
+
+
+def _message(*ids):
+    return lambda e: e["type"].startswith("message.") and e.get("message") in ids
+
+
+ITEMS = {
+    "tanf declared": lambda e: e["type"] == "zone.declared" and e["zone"] == "tanf",
+    "u1 in tanf": lambda e: e["type"].startswith("zone.") and e.get("track") == "u1",
+    "warning about u1": lambda e: e["type"].startswith("message.") and str(e.get("message")).startswith("tanf/u1/"),
+    "coalition's message": _message("m-c"),
+    "c-op declared": lambda e: e["type"] == "operation.declared" and e["operation"] == "c-op",
+    "m-op declared": lambda e: e["type"] == "operation.declared" and e["operation"] == "m-op",
+    "plan conflict": lambda e: e["type"] == "plan.conflict",
+    "warnings about the plans": _message("c-op/m-op", "m-op/c-op"),
+    "incident": lambda e: e["type"] == "incident.reported",
+    "un's message": _message("m-un"),
+}
+Y, N, ANY = True, False, None
+SEES = {
+    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un
+    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N),
+    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N),
+    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N),
+    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y),
+    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y),
+}
+
+
+@pytest.fixture
+def views(tanf):
+    return tanf.all_views()
+
+
+@pytest.mark.parametrize("party", SEES)
+def test_the_event_view_of_each_party(views, party):
+    wrong = []
+    for (item, predicate), expected in zip(ITEMS.items(), SEES[party]):
+        seen = [e for e in views[party] if predicate(e)]
+        if expected is not None and bool(seen) is not expected:
+            wrong.append((item, "expected" if expected else "must not see", types(seen)))
+    assert wrong == [], party
+
+
+def test_the_unrelated_party_sees_only_its_own_message(tanf, views):
+    assert {e["message"] for e in views["un"]} == {"m-un"}
+    assert tanf.get("/v1/zones", "un") == []
+    assert tanf.get("/v1/operations", "un") == []
+    text = dumps(views["un"])
+    for secret in ("tanf", "u1", "c-op", "m-op", "i-1", "militia", "coalition", "russia"):
+        assert secret not in text
+
+
+def test_message_events_are_seen_only_by_sender_addressee_intermediaries_and_coordinators(tanf, views):
+    messages = tanf.service.ledger.engine.channel.messages
+    for party, events in views.items():
+        for e in events:
+            if e["type"].startswith("message."):
+                m = messages[e["message"]]
+                involved = {m.sender, m.to, *m.route}
+                assert party in involved or party == "ocha", (party, e)
+    # and every one of them sees every event of the messages they are involved in
+    for mid, m in messages.items():
+        all_events = [e for e in views["ocha"] if e.get("message") == mid]
+        for party in {m.sender, m.to, *m.route} - {"waiting"}:
+            assert [e for e in views[party] if e.get("message") == mid] == all_events, (party, mid)
+
+
+def test_detections_are_seen_by_the_units_party_and_the_zones_parties_only(views):
+    for party, events in views.items():
+        for e in events:
+            if e["type"] in ("zone.entered", "zone.exited", "zone.approaching", "zone.crossed"):
+                assert party in ("militia", "coalition", "russia"), (party, e)
+
+
+def test_the_zone_list_of_each_party(tanf):
+    assert [z["id"] for z in tanf.get("/v1/zones", "coalition")] == ["tanf"]
+    assert [z["id"] for z in tanf.get("/v1/zones", "russia")] == ["tanf"]
+    assert [z["id"] for z in tanf.get("/v1/zones", "militia")] == ["tanf"]  # it has been warned about it
+    assert tanf.get("/v1/zones", "un") == []
+
+
+def test_the_operation_list_of_each_party(tanf):
+    coalition = {o["id"] for o in tanf.get("/v1/operations", "coalition")}
+    militia = {o["id"] for o in tanf.get("/v1/operations", "militia")}
+    assert "c-op" in coalition and coalition <= {"c-op", "m-op"}
+    assert "m-op" in militia and militia <= {"c-op", "m-op"}
+    assert tanf.get("/v1/operations", "russia") == []
+    assert tanf.get("/v1/operations", "un") == []
+
+
+def _stream(world, party: str, last_seq: int) -> list[dict]:
+    out = []
+    with world.client.stream("GET", "/v1/stream", headers=world.h(party)) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                out.append(json.loads(line.removeprefix("data: ")))
+                if out[-1]["seq"] == last_seq:
+                    break
+    return out
+
+
+@pytest.mark.parametrize("party", ["coalition", "russia", "militia", "un", "ocha"])
+def test_the_stream_backlog_is_the_same_view_as_the_event_list(tanf, views, party):
+    assert views[party], party
+    assert _stream(tanf, party, views[party][-1]["seq"]) == views[party]
+
+
+def test_a_party_sees_a_zone_only_once_warned_about_it(world):
+    world.declare_tanf()
+    world.report("militia", "u1", (39.8, 33.51), 1)
+    assert world.get("/v1/zones", "militia") == []
+    assert world.events("militia") == []
+    world.report("militia", "u1", INSIDE, 2)
+    assert [z["id"] for z in world.get("/v1/zones", "militia")] == ["tanf"]
+    assert "zone.declared" in types(world.events("militia"))
+    assert world.get("/v1/zones", "un") == [] and world.events("un") == []
+
+
+def test_a_party_in_the_allowed_list_sees_the_zone(world):
+    r = world.post("/v1/zones", "coalition", {"id": "aid", "parties": ["coalition"], "allowed": ["coalition", "un"],
+                                              "geometry": {"type": "Point", "coordinates": [36.3, 33.5]},
+                                              "radius_m": 500})
+    assert r.status_code == 201
+    assert [z["id"] for z in world.get("/v1/zones", "un")] == ["aid"]
+    assert world.get("/v1/zones", "militia") == []
+
+
+def test_a_message_that_references_a_zone_does_not_reveal_it_to_its_sender(world):
+    """BUG: access.zone_visible() counts anyone on a message's route as "told about" the zone the
+    message references, and the route starts with the sender. So any party with a line can send a
+    message with ``ref`` = a zone id it was never shown and then read the whole zone (geometry,
+    parties) from GET /v1/zones, and its zone.declared event from /v1/events."""
+    world.declare_tanf()
+    world.tokens["ngo"] = world.service.add_party("ngo", "NGO", ("russia",))
+    world.post("/v1/messages", "ngo", {"to": "russia", "kind": "info", "text": "what is this?", "ref": "tanf"})
+    assert world.get("/v1/zones", "ngo") == []
+    assert "zone.declared" not in types(world.events("ngo"))
+
+
+def test_a_message_ref_is_no_oracle_for_the_ids_of_hidden_zones(world):
+    """BUG: POST /v1/messages validates ``ref`` against every zone and operation of every party
+    (_refs() in server/app.py), so a party learns which ids exist: 201 for a hidden zone's id,
+    422 "unknown zone or operation" for an id that does not exist."""
+    world.declare_tanf()
+    world.tokens["ngo"] = world.service.add_party("ngo", "NGO", ("russia",))
+    hidden = world.post("/v1/messages", "ngo", {"to": "russia", "kind": "info", "ref": "tanf"})
+    missing = world.post("/v1/messages", "ngo", {"to": "russia", "kind": "info", "ref": "no-such-zone"})
+    assert hidden.status_code == missing.status_code
+
+
+def test_a_rejected_ack_does_not_reveal_the_message_to_a_third_party(world):
+    """BUG: a third party that acknowledges a message it is not involved in (200, message.ack_rejected,
+    as it should) gets back — in the response and in its /v1/events — the message's header (from, to,
+    kind, ref) and a reason naming the addressee and the intermediaries."""
+    world.post("/v1/messages", "coalition", {"id": "m-c", "to": "militia", "kind": "warning", "text": "leave"})
+    r = world.post("/v1/messages/m-c/ack", "un")
+    assert r.status_code == 200
+    assert types(r.json()["events"]) == ["message.ack_rejected"]
+    seen = dumps(r.json()) + dumps(world.events("un"))
+    for secret in ("coalition", "militia", "russia"):
+        assert secret not in seen, secret
+
+
+def test_an_incident_is_seen_by_its_reporter_the_coordinator_and_those_who_declared_what_it_touches(world):
+    world.declare_tanf()
+    r = world.post("/v1/incidents", "russia", {"id": "i-1", "kind": "strike",
+                                               "geometry": {"type": "Point", "coordinates": TANF_CENTRE}})
+    assert r.status_code == 201
+    [reported] = [e for e in r.json()["events"] if e["type"] == "incident.reported"]
+    assert [n["item"] for n in reported["notified"]] == ["tanf"]
+    for party, expected in (("russia", True), ("coalition", True), ("ocha", True), ("un", False),
+                            ("militia", False)):
+        assert ("incident.reported" in types(world.events(party))) is expected, party
+
+
+def test_a_coordinator_sees_every_message(world):
+    world.post("/v1/messages", "coalition", {"id": "m-1", "to": "militia", "kind": "warning"})
+    world.post("/v1/messages", "militia", {"id": "m-2", "to": "russia", "kind": "info"})
+    seen = {e["message"] for e in world.events("ocha") if e["type"].startswith("message.")}
+    assert seen == {"m-1", "m-2"}
+    assert {e["message"] for e in world.events("un") if e["type"].startswith("message.")} == set()
+
