@@ -191,7 +191,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     # -- reports and messages -----------------------------------------------------------------
     @app.post("/v1/positions", status_code=202, openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"type": "array", "items": SCENARIO_SCHEMA["properties"]["tracks"]["items"]["else"]}},
-        "application/x-ndjson": {"schema": {"type": "string"}}}}})
+        "application/x-ndjson": {"schema": {"type": "array", "description": "one report per line",
+                                            "items": SCENARIO_SCHEMA["properties"]["tracks"]["items"]["else"]}}}}})
     async def post_positions(request: Request, authorization: str | None = Header(None),
                              idempotency_key: str | None = Header(None)):
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
