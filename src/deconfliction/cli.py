@@ -165,6 +165,8 @@ def _describe(d: dict) -> tuple[str, str]:
     if kind == "separation.lost":
         return (f"{d['tracks'][0]} ({d['parties'][0]}) / {d['tracks'][1]} ({d['parties'][1]})",
                 f"{d['distance_m']:.0f} m apart" + (f", {d['vertical_m']:.0f} m vertically" if d["vertical_m"] is not None else ""))
+    if kind == "message.ack_rejected" and "from" not in d:
+        return d["by"], f"acknowledgement of {d['message']} rejected: {d['reason']}"
     if kind.startswith("message."):
         return f"{d['from']} -> {d['to']}", _describe_message(kind, d)
     if kind.startswith("channel."):

@@ -6,18 +6,19 @@ Skeleton edges are straight in longitude/latitude, as GeoJSON (RFC 7946, 3.1.1) 
 
 Method: each pair is first measured in a linear frame centred on the point (metres per degree
 at the point's latitude), where straight lon/lat edges stay straight; the nearest skeleton point
-``q`` found there defines the answer: the exact geodesic distance from the point to ``q`` (the
-distance to an approximately-nearest point errs only to second order in its position, which
-keeps it within millimetres of the true distance for zones up to 1,000 km across). Distances
-below :data:`SNAP_M` count as zero, so a point on an edge, up to rounding, is on it.
+``q`` found there defines the answer: the exact geodesic distance from the point to ``q``. Where
+one part of the skeleton is nearest, that errs only to second order in the position of ``q``
+(millimetres for zones up to 1,000 km across); where two parts are almost equally near, by at
+most their difference in the frame's distortion. Distances below :data:`SNAP_M` count as zero,
+so a point on an edge, up to rounding, is on it.
 
 Where only a comparison with 0 or with a threshold is wanted, that answer is first estimated
 twice, each time with a bound on its error: by the frame distance itself (the conservative
-:func:`approximate_tolerance_m`), then by a mid-latitude estimate of the geodesic distance to
-``q`` (errs by under 2 mm at 10 km; its bound is four times the largest error seen against
-exact geodesics from 1 m to 1,000 km and up to 89 degrees of latitude). The exact geodesic is
-computed only where an estimate is too close to call, so the comparisons are those of the
-exact answer.
+bound of :func:`_frame_tolerance_m`), then by a mid-latitude estimate of the geodesic distance
+to ``q`` (errs by about a millimetre at 10 km in mid-latitudes; its bound is over four times
+the largest error seen against exact geodesics from 1 cm to 1,000 km, up to 89 degrees of
+latitude). The exact geodesic is computed only where an estimate is too close to call, so the
+comparisons are those of the exact answer.
 
 The kernels are compiled with numba (lazily, on first call, and cached on disk). The zone
 index's grid kernels live here as well because numba's cache notices edits only in the file
@@ -41,6 +42,8 @@ MIXED, INSIDE, BAND, OUT = 0, 1, 2, 3
 wholly beyond the band."""
 SUB = 4
 """A mixed cell is split into SUB x SUB sub-cells, each classified too (2 bits each in its code)."""
+SUBSET_MIN_EDGES = 32
+"""A mixed cell of a shape with more edges keeps the subset of them its points need."""
 _UNSURE = 4
 _ESTIMATE_MAX_M = 1.0e6
 """Beyond this distance the estimates claim no bound: the exact geodesic decides."""
@@ -82,10 +85,10 @@ class Skeletons:
             start, counts, np.array(areas, dtype=bool).reshape(-1), np.array(inflations_m, dtype=float).reshape(-1),
         )
 
-    def packed(self, bands_m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The kernels' layout, a cache line per edge or shape: edges (E, 4) float64; per shape
-        (start, count, is area) int64; per shape (band, inflation, point lon, point lat) float64,
-        the point being NaN unless the skeleton is a single point (a circle's centre).
+    def packed(self, bands_m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernels' skeleton view, a cache line per edge or shape: edges (E, 4) float64; an
+        edge index (0..E-1, int64); per shape (start, count, is area) int64; per shape (band,
+        inflation, point lon, point lat) float64, the point NaN unless the skeleton is one point.
         """
         n = len(self.start)
         shape_i = np.stack([self.start, self.count, self.area.astype(np.int64)], axis=1).reshape(n, 3)
@@ -97,16 +100,8 @@ class Skeletons:
         bands = np.zeros(n) if bands_m is None else np.asarray(bands_m, dtype=float).reshape(n)
         shape_f = np.column_stack([bands, self.inflation_m, point]).reshape(n, 4)
         edges = np.column_stack([self.lon0, self.lat0, self.lon1, self.lat1]).reshape(-1, 4)
-        return np.ascontiguousarray(edges), np.ascontiguousarray(shape_i), np.ascontiguousarray(shape_f)
-
-
-def approximate_tolerance_m(distance_m: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
-    """A safe bound on the error of the linear-frame distance (metres); infinite within 1 degree of a pole."""
-    lat = np.abs(np.asarray(lat_deg, dtype=float))
-    tan = np.tan(np.radians(np.minimum(lat, _ESTIMATE_MAX_LAT_DEG)))
-    d = np.abs(distance_m)
-    bound = 2.0 * d * (d / EARTH_RADIUS_M) * (2.0 + tan) + 0.01 * d * (d > 2e5) + 1.0
-    return np.where(lat > _ESTIMATE_MAX_LAT_DEG, np.inf, bound)
+        return (np.ascontiguousarray(edges), np.arange(len(edges), dtype=np.int64),
+                np.ascontiguousarray(shape_i), np.ascontiguousarray(shape_f))
 
 
 def signed_distances_m(
@@ -125,7 +120,7 @@ def signed_distances_m(
     shape_of_pair = np.ascontiguousarray(shape_of_pair, dtype=np.int64)
     if len(shape_of_pair) == 0:
         return np.zeros(0)
-    estimate, tol, qlon, qlat, sign = _pair_estimates(lon, lat, shape_of_pair, *sk.packed())
+    estimate, tol, qlon, qlat, sign = _pair_estimates(lon, lat, shape_of_pair, sk.packed())
     if thresholds_m is None:
         refine = np.ones(len(shape_of_pair), dtype=bool)
     else:
@@ -147,6 +142,9 @@ def exact_signed_m(lon, lat, qlon, qlat, sign, inflation_m) -> np.ndarray:
 
 
 # ---- compiled helpers (inlined by the kernels) ----
+# A skeleton view ``sk`` is the tuple of Skeletons.packed(): (edges, edge_index, shape_i, shape_f).
+# The edges of shape z measured for a point are edge_index[first:first + count], in increasing
+# order: all of them (first = start, count = count), or a grid cell's subset.
 
 @njit(cache=True, nogil=True)
 def _metres_per_degree(lat_deg):
@@ -173,8 +171,11 @@ def _frame_slope(abs_lat_deg):
 
 @njit(cache=True, nogil=True)
 def _frame_tolerance_m(d, slope):
-    """Bound on |frame distance - geodesic distance| to the same point (as approximate_tolerance_m)."""
-    if slope == np.inf:
+    """Bound on |frame distance - geodesic distance| to the same point, d metres away.
+
+    About ten times the largest error seen; ``slope`` is :func:`_frame_slope` of the point's latitude.
+    """
+    if slope == np.inf or d > _ESTIMATE_MAX_M:
         return np.inf
     bound = 2.0 * d * (d / EARTH_RADIUS_M) * slope + 1.0
     if d > 2e5:
@@ -183,51 +184,61 @@ def _frame_tolerance_m(d, slope):
 
 
 @njit(cache=True, nogil=True)
-def _nearest(plon, plat, kx, ky, edges, first, count, is_area):
-    """(frame distance m, nearest lon, nearest lat, inside) of a point and one skeleton.
-
-    The first edge wins ties; the nearest point is an edge's end exactly when it is one.
-    """
-    best = np.inf
-    best_t = 0.0
-    best_e = first
-    crossings = 0
-    for e in range(first, first + count):
-        x0, y0, x1, y1 = edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
-        ax = _wrap_deg(x0 - plon) * kx
-        ay = (y0 - plat) * ky
-        dx = _wrap_deg(x1 - plon) * kx - ax
-        dy = (y1 - plat) * ky - ay
-        seg2 = dx * dx + dy * dy
-        t = 0.0
-        if seg2 > 0.0:
-            t = min(max(-(ax * dx + ay * dy) / seg2, 0.0), 1.0)
-        ex = ax + t * dx
-        ey = ay + t * dy
-        d2 = ex * ex + ey * ey
-        if d2 < best:
-            best, best_t, best_e = d2, t, e
-        if is_area and ((y0 > plat) != (y1 > plat)):
-            if plon < x0 + (plat - y0) * (x1 - x0) / (y1 - y0):
-                crossings += 1
-    x0, y0, x1, y1 = edges[best_e, 0], edges[best_e, 1], edges[best_e, 2], edges[best_e, 3]
-    if best_t <= 0.0:
-        return math.sqrt(best), x0, y0, crossings % 2 == 1
-    if best_t >= 1.0:
-        return math.sqrt(best), x1, y1, crossings % 2 == 1
-    return math.sqrt(best), x0 + best_t * _wrap_deg(x1 - x0), y0 + best_t * (y1 - y0), crossings % 2 == 1
+def _edge_d2(plon, plat, kx, ky, edges, e):
+    """(squared frame distance, parameter t of the nearest point) from a point to edge ``e``."""
+    ax = _wrap_deg(edges[e, 0] - plon) * kx
+    ay = (edges[e, 1] - plat) * ky
+    dx = _wrap_deg(edges[e, 2] - plon) * kx - ax
+    dy = (edges[e, 3] - plat) * ky - ay
+    seg2 = dx * dx + dy * dy
+    t = 0.0
+    if seg2 > 0.0:
+        t = min(max(-(ax * dx + ay * dy) / seg2, 0.0), 1.0)
+    ex = ax + t * dx
+    ey = ay + t * dy
+    return ex * ex + ey * ey, t
 
 
 @njit(cache=True, nogil=True)
-def _nearest_of_shape(plon, plat, kx, ky, edges, shape_i, shape_f, k):
-    """As _nearest, for shape ``k``; a point skeleton (a circle's centre) skips the edge loop."""
-    clon = shape_f[k, 2]
+def _nearest(plon, plat, kx, ky, sk, first, count, parity, is_area):
+    """(frame distance m, nearest lon, nearest lat, inside) of a point and a skeleton's edges.
+
+    The first edge wins ties; the nearest point is an edge's end exactly when it is one.
+    ``parity`` is the number of ray crossings (mod 2) of the edges left out.
+    """
+    edges, index = sk[0], sk[1]
+    best = np.inf
+    best_t = 0.0
+    best_e = index[first]
+    crossings = parity
+    for k in range(first, first + count):
+        e = index[k]
+        d2, t = _edge_d2(plon, plat, kx, ky, edges, e)
+        if d2 < best:
+            best, best_t, best_e = d2, t, e
+        x0, y0, x1, y1 = edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
+        if is_area and ((y0 > plat) != (y1 > plat)):
+            if plon < x0 + (plat - y0) * (x1 - x0) / (y1 - y0):
+                crossings += 1
+    inside = is_area and crossings % 2 == 1
+    x0, y0, x1, y1 = edges[best_e, 0], edges[best_e, 1], edges[best_e, 2], edges[best_e, 3]
+    if best_t <= 0.0:
+        return math.sqrt(best), x0, y0, inside
+    if best_t >= 1.0:
+        return math.sqrt(best), x1, y1, inside
+    return math.sqrt(best), x0 + best_t * _wrap_deg(x1 - x0), y0 + best_t * (y1 - y0), inside
+
+
+@njit(cache=True, nogil=True)
+def _measure(plon, plat, kx, ky, sk, z, first, count, parity):
+    """As _nearest, for shape ``z``; a point skeleton (a circle's centre) skips the edge loop."""
+    clon = sk[3][z, 2]
     if clon == clon:
-        clat = shape_f[k, 3]
+        clat = sk[3][z, 3]
         x = _wrap_deg(clon - plon) * kx
         y = (clat - plat) * ky
         return math.sqrt(x * x + y * y), clon, clat, False
-    return _nearest(plon, plat, kx, ky, edges, shape_i[k, 0], shape_i[k, 1], shape_i[k, 2] != 0)
+    return _nearest(plon, plat, kx, ky, sk, first, count, parity, sk[2][z, 2] != 0)
 
 
 @njit(cache=True, nogil=True)
@@ -263,7 +274,7 @@ def _verdict(signed, tol, band):
 
 
 @njit(cache=True, nogil=True)
-def _pair_estimates(lon, lat, shape_of_pair, edges, shape_i, shape_f):
+def _pair_estimates(lon, lat, shape_of_pair, sk):
     n = len(shape_of_pair)
     estimate = np.empty(n)
     tol = np.empty(n)
@@ -273,10 +284,10 @@ def _pair_estimates(lon, lat, shape_of_pair, edges, shape_i, shape_f):
     for i in range(n):
         k = shape_of_pair[i]
         kx, ky = _metres_per_degree(lat[i])
-        _, qlon[i], qlat[i], inside = _nearest_of_shape(lon[i], lat[i], kx, ky, edges, shape_i, shape_f, k)
+        _, qlon[i], qlat[i], inside = _measure(lon[i], lat[i], kx, ky, sk, k, sk[2][k, 0], sk[2][k, 1], 0)
         g, tol[i] = _geodesic_estimate_m(lon[i], lat[i], qlon[i], qlat[i])
         sign[i] = -1.0 if inside else 1.0
-        estimate[i] = sign[i] * g - shape_f[k, 1]
+        estimate[i] = sign[i] * g - sk[3][k, 1]
     return estimate, tol, qlon, qlat, sign
 
 
@@ -288,122 +299,242 @@ def _grown(a, cap):
 
 
 # ---- the zone index's grid kernels ----
+# A grid is (origin lon, origin lat, cell side in degrees, rows); cell (ix, iy) is number ix rows + iy.
+# A (zone, cell) entry has a code, zone << 35 | parity << 34 | sub-cell classes << 2 | class, and
+# an edge range, first << 20 | count (fewer than 2**20 edges per shape).
 
 @njit(cache=True, nogil=True)
-def _class_at(clon, clat, kx, ky, radius, slope, edges, shape_i, shape_f, z):
-    """Class of zone ``z`` over a cell of that centre and radius, whatever the point in it.
+def _class_at(box, radius, slope, sk, z, first, count, parity):
+    """Class of zone ``z`` over a cell (west, east, south, north) of that radius, whatever its point p.
 
-    The estimate at the centre is widened by its error bound, the cell's radius (signed
-    distance is 1-Lipschitz) and, unless the skeleton is a point, twice the error of taking the
-    frame-nearest skeleton point (at the centre and at the point), each at most twice the
-    frame tolerance. MIXED when that is not enough to decide.
+    An area's side is its centre's side when no edge meets the cell (the boundary is its
+    edges in lon/lat). The answer at p, C(p) = geodesic distance to p's frame-nearest
+    skeleton point q_p, is bounded from the centre c's frame distance d_c, nearest point q_c
+    and estimate g_c of C(c), with frame tolerance t (distance is 1-Lipschitz, D is the true one):
+    C(p) >= D(p) >= D(c) - radius >= d_c - t - radius, and
+    C(p) <= L_p(q_p) + t <= L_p(q_c) + t <= G(p, q_c) + 2 t <= g_c + its error + radius + 2 t,
+    t taken at the farthest of these distances (a point skeleton needs no t).
+    MIXED when the bounds do not decide.
     """
-    _, qlon, qlat, inside = _nearest_of_shape(clon, clat, kx, ky, edges, shape_i, shape_f, z)
+    clon, clat = 0.5 * (box[0] + box[1]), 0.5 * (box[2] + box[3])
+    if sk[2][z, 2] != 0 and _meets_box(sk, first, count, box):
+        return MIXED
+    kx, ky = _metres_per_degree(clat)
+    d, qlon, qlat, inside = _measure(clon, clat, kx, ky, sk, z, first, count, parity)
+    if inside:
+        return INSIDE
     g, tol = _geodesic_estimate_m(clon, clat, qlon, qlat)
-    margin = radius + tol
-    if shape_f[z, 2] != shape_f[z, 2]:
-        margin += 4.0 * _frame_tolerance_m(1.1 * (g + radius + tol) + 10.0, slope)
-    verdict = _verdict((-g if inside else g) - shape_f[z, 1], margin, shape_f[z, 0])
-    return MIXED if verdict == _UNSURE else verdict
+    if sk[3][z, 2] == sk[3][z, 2]:
+        low, high = g - tol - radius, g + tol + radius
+    else:
+        low = d - _frame_tolerance_m(d, slope) - radius
+        high = g + tol + radius
+        t = _frame_tolerance_m(high, slope)
+        t_far = _frame_tolerance_m(high + 4.0 * t, slope)
+        high += 2.0 * t_far if t_far <= 2.0 * t else np.inf  # else the distances may outrun t_far
+    low, high = low - sk[3][z, 1], high - sk[3][z, 1]
+    band = sk[3][z, 0]
+    if low > band:
+        return OUT
+    if high < 0.0:
+        return INSIDE
+    if (low > 0.0 or sk[2][z, 2] != 0) and high <= band:
+        return BAND
+    return MIXED
 
 
 @njit(cache=True, nogil=True)
-def classify_cells(box_cells, origin_lon, origin_lat, cell_deg, ny, row_radius_m, sub_radius_m, row_abs_lat,
-                   edges, shape_i, shape_f):
-    """(cell, code) for each grid cell of each zone's box that may hold hits.
+def _meets_box(sk, first, count, box):
+    """Whether an edge may meet the box (west, east, south, north), padded past any rounding."""
+    edges, index = sk[0], sk[1]
+    pad = 1e-9
+    west, east, south, north = box[0] - pad, box[1] + pad, box[2] - pad, box[3] + pad
+    for k in range(first, first + count):
+        e = index[k]
+        x0, y0, x1, y1 = edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
+        if max(x0, x1) < west or min(x0, x1) > east or max(y0, y1) < south or min(y0, y1) > north:
+            continue
+        dx, dy = x1 - x0, y1 - y0
+        slack = 4e-16 * (abs(dx) + abs(dy)) * (abs(east - x0) + abs(west - x0) + abs(north - y0) + abs(south - y0))
+        above = below = False
+        for cx, cy in ((west, south), (east, south), (west, north), (east, north)):
+            f = dx * (cy - y0) - dy * (cx - x0)
+            above = above or f >= -slack
+            below = below or f <= slack
+        if above and below:
+            return True
+    return False
 
-    ``box_cells[z]`` is (ix0, ix1, iy0, iy1), inclusive; ``shape_f[z, 0]`` is the zone's band;
-    ``sub_radius_m`` has one radius per row of sub-cells. A code is ``zone << 34 | subclasses
-    << 2 | class``, the 2-bit class of sub-cell (sx, sy) at bit 2 + 2 (sy SUB + sx) when the
-    class is MIXED.
+
+@njit(cache=True, nogil=True)
+def classify_cells(box_cells, grid, row_radius_m, sub_radius_m, row_abs_lat, sk):
+    """(cells, codes, edge ranges, edge index) of the (zone, cell) entries that may hold hits.
+
+    ``box_cells[z]`` is (ix0, ix1, iy0, iy1), inclusive; ``sk[3][z, 0]`` is the zone's band;
+    ``sub_radius_m`` has one radius per row of sub-cells; the sub-cell (sx, sy) class is at bit
+    2 + 2 (sy SUB + sx) of a MIXED code. A zone's box is classified as one block, split in
+    halves while mixed, so the work grows with the zones' perimeters rather than their areas.
+    The edge index returned extends ``sk[1]`` with the mixed cells' edge subsets.
     """
-    cap = 1024
-    cells = np.empty(cap, np.int64)
-    codes = np.empty(cap, np.int64)
+    cells = np.empty(1024, np.int64)
+    codes = np.empty(1024, np.int64)
+    ranges = np.empty(1024, np.int64)
     n = 0
+    used = len(sk[1])  # of the edge index, which has spare room at its end
+    stack = np.empty((256, 4), np.int64)  # depth-first: never deeper than 3 x log2(cells) + 1
     for z in range(len(box_cells)):
-        for iy in range(box_cells[z, 2], box_cells[z, 3] + 1):
-            clat = origin_lat + (iy + 0.5) * cell_deg
-            kx, ky = _metres_per_degree(clat)
-            slope = _frame_slope(row_abs_lat[iy])
-            for ix in range(box_cells[z, 0], box_cells[z, 1] + 1):
-                clon = origin_lon + (ix + 0.5) * cell_deg
-                code = _class_at(clon, clat, kx, ky, row_radius_m[iy], slope, edges, shape_i, shape_f, z)
+        stack[0] = box_cells[z]
+        top = 1
+        while top > 0:
+            top -= 1
+            ix0, ix1, iy0, iy1 = stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3]
+            first, count, parity = sk[2][z, 0], sk[2][z, 1], 0
+            if ix0 == ix1 and iy0 == iy1:
+                code, sk, used, first, count, parity = _cell_code(ix0, iy0, grid, row_radius_m, sub_radius_m,
+                                                                  row_abs_lat, sk, used, z)
+            else:
+                code = _block_class(ix0, ix1, iy0, iy1, grid, sk, z)
                 if code == MIXED:
-                    code = _sub_classes(ix, iy, origin_lon, origin_lat, cell_deg, sub_radius_m, slope,
-                                        edges, shape_i, shape_f, z)
-                if code == OUT:
+                    mx, my = (ix0 + ix1) // 2, (iy0 + iy1) // 2
+                    for bx0, bx1 in ((ix0, mx), (mx + 1, ix1)):
+                        for by0, by1 in ((iy0, my), (my + 1, iy1)):
+                            if bx0 <= bx1 and by0 <= by1:  # a half is empty along an axis one cell wide
+                                stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3] = bx0, bx1, by0, by1
+                                top += 1
                     continue
-                if n == cap:
-                    cap *= 2
-                    cells = _grown(cells, cap)
-                    codes = _grown(codes, cap)
-                cells[n] = ix * ny + iy
-                codes[n] = (z << 34) | code
-                n += 1
-    return cells[:n], codes[:n]
+            if code == OUT:
+                continue
+            while n + (ix1 - ix0 + 1) * (iy1 - iy0 + 1) > len(cells):
+                cells, codes, ranges = _grown(cells, 2 * n), _grown(codes, 2 * n), _grown(ranges, 2 * n)
+            for ix in range(ix0, ix1 + 1):
+                for iy in range(iy0, iy1 + 1):
+                    cells[n] = ix * grid[3] + iy
+                    codes[n] = (z << 35) | (parity << 34) | code
+                    ranges[n] = (first << 20) | count
+                    n += 1
+    return cells[:n], codes[:n], ranges[:n], sk[1][:used]
 
 
 @njit(cache=True, nogil=True)
-def _sub_classes(ix, iy, origin_lon, origin_lat, cell_deg, sub_radius_m, slope, edges, shape_i, shape_f, z):
-    """The code bits of a mixed cell: its sub-cells' classes, or one class when they all agree."""
+def _block_class(ix0, ix1, iy0, iy1, grid, sk, z):
+    """Class of zone ``z`` over a block of cells; its radius is the farthest corner or edge middle
+    by the estimate plus its error bound (distance from the centre peaks on the boundary, at corners)."""
+    west, east = grid[0] + ix0 * grid[2], grid[0] + (ix1 + 1) * grid[2]
+    south, north = grid[1] + iy0 * grid[2], grid[1] + (iy1 + 1) * grid[2]
+    clon, clat = 0.5 * (west + east), 0.5 * (south + north)
+    radius = 0.0
+    for x, y in ((west, south), (east, south), (west, north), (east, north),
+                 (clon, south), (clon, north), (west, clat), (east, clat)):
+        g, tol = _geodesic_estimate_m(clon, clat, x, y)
+        radius = max(radius, g + tol)
+    slope = _frame_slope(max(abs(south), abs(north)))
+    return _class_at((west, east, south, north), radius * 1.001 + 1.0, slope, sk, z, sk[2][z, 0], sk[2][z, 1], 0)
+
+
+@njit(cache=True, nogil=True)
+def _cell_code(ix, iy, grid, row_radius_m, sub_radius_m, row_abs_lat, sk, used, z):
+    """(code bits, skeleton view, index used, first, count, parity) of one cell: its class, or when
+    mixed its sub-cells' classes and, for a shape of many edges, the subset of edges its points need."""
+    clat = grid[1] + (iy + 0.5) * grid[2]
+    clon = grid[0] + (ix + 0.5) * grid[2]
+    kx, ky = _metres_per_degree(clat)
+    slope = _frame_slope(row_abs_lat[iy])
+    first, count, parity = sk[2][z, 0], sk[2][z, 1], 0
+    box = (grid[0] + ix * grid[2], grid[0] + (ix + 1) * grid[2], grid[1] + iy * grid[2], grid[1] + (iy + 1) * grid[2])
+    code = _class_at(box, row_radius_m[iy], slope, sk, z, first, count, parity)
+    if code != MIXED:
+        return code, sk, used, first, count, parity
+    if count > SUBSET_MIN_EDGES:
+        sk, used, first, count, parity = _edge_subset(ix, iy, clon, clat, kx, ky, row_radius_m[iy], slope, grid,
+                                                      sk, used, z)
     bits = 0
-    first = -1
     agree = True
     for sy in range(SUB):
-        clat = origin_lat + (iy + (sy + 0.5) / SUB) * cell_deg
-        kx, ky = _metres_per_degree(clat)
-        radius = sub_radius_m[iy * SUB + sy]
         for sx in range(SUB):
-            clon = origin_lon + (ix + (sx + 0.5) / SUB) * cell_deg
-            c = _class_at(clon, clat, kx, ky, radius, slope, edges, shape_i, shape_f, z)
+            box = (grid[0] + (ix + sx / SUB) * grid[2], grid[0] + (ix + (sx + 1) / SUB) * grid[2],
+                   grid[1] + (iy + sy / SUB) * grid[2], grid[1] + (iy + (sy + 1) / SUB) * grid[2])
+            c = _class_at(box, sub_radius_m[iy * SUB + sy], slope, sk, z, first, count, parity)
             bits |= c << (2 + 2 * (sy * SUB + sx))
-            agree = agree and (first < 0 or c == first)
-            first = c
-    if agree and first != MIXED:
-        return first
-    return bits | MIXED
+            agree = agree and c == (bits >> 2) & 3
+    if agree and (bits >> 2) & 3 != MIXED:
+        return (bits >> 2) & 3, sk, used, first, count, parity
+    return bits | MIXED, sk, used, first, count, parity
 
 
 @njit(cache=True, nogil=True)
-def group_by_cell(cells, codes, n_cells):
-    """CSR layout: cell ``c`` owns ``grouped[offsets[c]:offsets[c + 1]]``, zones in the given order.
+def _edge_subset(ix, iy, clon, clat, kx, ky, radius, slope, grid, sk, used, z):
+    """Appends to the edge index (``used`` long) the edges of shape ``z`` that matter to some
+    point of the cell; returns (skeleton view, index used, first, count, parity).
 
-    Offsets are int32 (half the cache footprint of int64); the caller keeps the codes below 2**31.
+    An edge matters when it can be the frame-nearest (its frame distance from the centre is
+    within 2 radius + 4 frame tolerances of the least: each point's frame distances differ from
+    the centre's by at most radius + 2 tolerances) or when a point's eastward ray may or may
+    not cross it; an edge every such ray crosses is left out and counted in the parity.
     """
+    edges, index = sk[0], sk[1]
+    start, count = sk[2][z, 0], sk[2][z, 1]
+    least = np.inf
+    for e in range(start, start + count):
+        least = min(least, _edge_d2(clon, clat, kx, ky, edges, e)[0])
+    least = math.sqrt(least)
+    t = _frame_tolerance_m(least + 2.0 * radius, slope)
+    t_far = _frame_tolerance_m(least + 3.0 * radius + 8.0 * t, slope)  # the farthest distance in play
+    reach = least + 2.0 * radius + 4.0 * t_far + 1.0 if t_far <= 2.0 * t else np.inf
+    pad = 1e-9  # degrees: more than the rounding of a point's cell or of a crossing's longitude
+    west, east = grid[0] + ix * grid[2] - pad, grid[0] + (ix + 1) * grid[2] + pad
+    south, north = grid[1] + iy * grid[2] - pad, grid[1] + (iy + 1) * grid[2] + pad
+    if used + count > len(index):
+        index = _grown(index, 2 * (used + count))
+    is_area = sk[2][z, 2] != 0
+    kept = parity = 0
+    for e in range(start, start + count):
+        x0, y0, x1, y1 = edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
+        never = not is_area or max(y0, y1) <= south or min(y0, y1) > north or max(x0, x1) < west
+        always = not never and min(y0, y1) <= south and max(y0, y1) > north and min(x0, x1) > east
+        if math.sqrt(_edge_d2(clon, clat, kx, ky, edges, e)[0]) <= reach or not (never or always):
+            index[used + kept] = e
+            kept += 1
+        elif always:
+            parity ^= 1
+    return (edges, index, sk[2], sk[3]), used + kept, used, kept, parity
+
+
+@njit(cache=True, nogil=True)
+def group_by_cell(cells, n_cells):
+    """(offsets, order): entry ``order[k]`` for k in ``offsets[c]:offsets[c + 1]`` is in cell ``c``,
+    in their given order (a stable counting sort). Offsets are int32, half the cache footprint of
+    int64; the caller keeps the entries below 2**31."""
     offsets = np.zeros(n_cells + 1, np.int32)
     for c in cells:
         offsets[c + 1] += 1
     for c in range(n_cells):
         offsets[c + 1] += offsets[c]
     fill = offsets[:-1].copy()
-    grouped = np.empty(len(codes), codes.dtype)
+    order = np.empty(len(cells), np.int64)
     for j in range(len(cells)):
-        grouped[fill[cells[j]]] = codes[j]
+        order[fill[cells[j]]] = j
         fill[cells[j]] += 1
-    return offsets, grouped
+    return offsets, order
 
 
 @njit(cache=True, nogil=True)
-def scan_points(lon, lat, origin_lon, origin_lat, cell_deg, nx, ny, occupied, offsets, codes,
-                edges, shape_i, shape_f):
+def scan_points(lon, lat, grid, nx, occupied, offsets, codes, ranges, sk):
     """Hits (point, zone, inside) in point order, then zone order within the point's cell.
 
-    ``codes`` are those of :func:`classify_cells`, grouped by cell.
-    ``occupied`` has one bit per cell (little-endian bit order), set where the cell has entries:
-    small enough to stay in cache, it spares most points a lookup in ``offsets``. Pairs the
-    estimates cannot decide are listed as hits too, with their row in the hits, and the
-    nearest skeleton point and sign the exact decision needs.
+    ``codes`` and ``ranges`` are those of :func:`classify_cells`, grouped by cell. ``occupied``
+    has one bit per cell (little-endian bit order), set where the cell has entries: small
+    enough to stay in cache, it spares most points a lookup in ``offsets``. Pairs the estimates
+    cannot decide are listed as hits too, with their row in the hits, and the nearest skeleton
+    point and sign the exact decision needs.
     """
+    origin_lon, origin_lat, cell_deg, ny = grid
     cap = 1024 + len(lon) // 2
     hit_point = np.empty(cap, np.int64)
     hit_zone = np.empty(cap, np.int64)
     hit_inside = np.empty(cap, np.bool_)
-    ucap = 64
-    unsure_row = np.empty(ucap, np.int64)
-    unsure_q = np.empty((ucap, 3))
-    n = 0
-    m = 0
+    unsure_row = np.empty(64, np.int64)
+    unsure_q = np.empty((64, 3))
+    n = m = 0
     for i in range(len(lon)):
         plon, plat = lon[i], lat[i]
         fx = (plon - origin_lon) / cell_deg
@@ -417,19 +548,21 @@ def scan_points(lon, lat, origin_lon, origin_lat, cell_deg, nx, ny, occupied, of
         ky = slope = 0.0
         shift = 2 + 2 * (min(int((fy - int(fy)) * SUB), SUB - 1) * SUB + min(int((fx - int(fx)) * SUB), SUB - 1))
         for j in range(offsets[cell], offsets[cell + 1]):
-            z = codes[j] >> 34
-            verdict = codes[j] & 3
+            code = codes[j]
+            z = code >> 35
+            verdict = code & 3
             if verdict == MIXED:
-                verdict = (codes[j] >> shift) & 3
+                verdict = (code >> shift) & 3
                 if verdict == OUT:
                     continue
             if verdict == MIXED:
                 if kx < 0.0:
                     kx, ky = _metres_per_degree(plat)
                     slope = _frame_slope(abs(plat))
-                d, qlon, qlat, inside = _nearest_of_shape(plon, plat, kx, ky, edges, shape_i, shape_f, z)
+                d, qlon, qlat, inside = _measure(plon, plat, kx, ky, sk, z, ranges[j] >> 20, ranges[j] & 0xFFFFF,
+                                                 (code >> 34) & 1)
                 sign = -1.0 if inside else 1.0
-                band, inflation = shape_f[z, 0], shape_f[z, 1]
+                band, inflation = sk[3][z, 0], sk[3][z, 1]
                 verdict = _verdict(sign * d - inflation, _frame_tolerance_m(d, slope), band)
                 if verdict == _UNSURE:
                     g, tol = _geodesic_estimate_m(plon, plat, qlon, qlat)
@@ -437,20 +570,17 @@ def scan_points(lon, lat, origin_lon, origin_lat, cell_deg, nx, ny, occupied, of
                 if verdict == OUT:
                     continue
                 if verdict == _UNSURE:
-                    if m == ucap:
-                        ucap *= 2
-                        unsure_row = _grown(unsure_row, ucap)
-                        grown_q = np.empty((ucap, 3))
+                    if m == len(unsure_row):
+                        unsure_row = _grown(unsure_row, 2 * m)
+                        grown_q = np.empty((2 * m, 3))
                         grown_q[:m] = unsure_q
                         unsure_q = grown_q
                     unsure_row[m] = n
                     unsure_q[m, 0], unsure_q[m, 1], unsure_q[m, 2] = qlon, qlat, sign
                     m += 1
-            if n == cap:
-                cap *= 2
-                hit_point = _grown(hit_point, cap)
-                hit_zone = _grown(hit_zone, cap)
-                hit_inside = _grown(hit_inside, cap)
+            if n == len(hit_point):
+                hit_point, hit_zone = _grown(hit_point, 2 * n), _grown(hit_zone, 2 * n)
+                hit_inside = _grown(hit_inside, 2 * n)
             hit_point[n] = i
             hit_zone[n] = z
             hit_inside[n] = verdict == INSIDE

@@ -1,13 +1,18 @@
 """Vectorised zone checks: which points lie inside which zones, or in the perimeter band around them.
 
 The index is a dense longitude/latitude grid over the zones' extent. At build time each
-(zone, cell) pair is classified from an estimate of the signed distance at the cell centre,
-widened by the estimate's error bound and the cell's radius (signed distance changes by at
-most the distance moved): the cell is wholly inside the zone, wholly in its band, or mixed.
-A query looks up each point's cell; mixed pairs are measured for that point, first with
-estimates whose error is bounded, and with an exact geodesic only where they are too close to
-a boundary to call. Answers are therefore those of each shape's exact signed distance.
-Zones and points are identified by integer positions; the index never knows what it stores.
+(zone, cell) pair is classified from the signed distance at the cell centre, widened by the
+error bounds of its estimate and by the cell's radius (distance changes by at most the
+distance moved; an area's side cannot change in a cell none of its edges meets): the cell is
+wholly inside the zone, wholly in its band, or mixed. A zone's box is classified as one block
+first and split only while mixed, so the work follows the perimeters; a mixed cell's 4 x 4
+sub-cells are classified too, and for a shape of many edges it keeps just the edges its
+points need. A query looks up each point's cell (a bitmap of occupied cells first, small
+enough to stay in cache); pairs still mixed are measured for that point with estimates whose
+error is bounded, and with an exact geodesic only where those are too close to a boundary to
+call. The answers are therefore those of each shape's exact signed distance
+(:meth:`Shape.signed_distance_m`), boundaries included. Zones and points are identified by
+integer positions; the index never knows what it stores.
 """
 from __future__ import annotations
 
@@ -18,9 +23,7 @@ import numpy as np
 import shapely
 
 from ..errors import GeometryError
-from .nearest import (
-    BAND, INSIDE, MIXED, SUB, Skeletons, classify_cells, exact_signed_m, group_by_cell, scan_points,
-)
+from .nearest import SUB, Skeletons, classify_cells, exact_signed_m, group_by_cell, scan_points
 from .shapes import Shape
 from .wgs84 import geodesic_distance_m, metres_per_degree
 
@@ -67,9 +70,9 @@ class ZoneIndex:
 
     def _build_grid(self, cell_deg: float | None) -> None:
         if len(self.shapes) == 0:
-            self.cell_deg, self.origin, self.shape_cells = 1.0, np.zeros(2), (0, 0)
+            self.cell_deg, self.origin, self.shape_cells, self._grid = 1.0, np.zeros(2), (0, 0), (0.0, 0.0, 1.0, 0)
             self.cell_offsets, self.cell_codes = np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int64)
-            self.cell_occupied = np.zeros(0, dtype=np.uint8)
+            self.cell_ranges, self.cell_occupied = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
             return
         b = self.bounds
         lo_lon, lo_lat = b[:, 0].min(), b[:, 1].min()
@@ -91,17 +94,22 @@ class ZoneIndex:
         cell_radius_m = self._row_radius_m(cell, ny)
         sub_radius_m = self._row_radius_m(cell / SUB, ny * SUB)
         abs_lat = np.maximum(np.abs(lo_lat + np.arange(ny) * cell), np.abs(lo_lat + np.arange(1, ny + 1) * cell))
-        cells, codes = classify_cells(
-            box_cells, float(lo_lon), float(lo_lat), float(cell), ny, cell_radius_m, sub_radius_m, abs_lat,
-            *self._packed,
+        self._grid = (float(lo_lon), float(lo_lat), float(cell), ny)
+        cells, codes, ranges, edge_index = classify_cells(
+            box_cells, self._grid, cell_radius_m, sub_radius_m, abs_lat, self._packed,
         )
         if len(codes) >= 2**31:
             raise GeometryError("too many (zone, cell) pairs for the index; pass a coarser cell_deg")
-        self.cell_offsets, self.cell_codes = group_by_cell(cells, codes, nx * ny)
-        self.cell_occupied = np.packbits(np.diff(self.cell_offsets) > 0, bitorder="little")
+        offsets, order = group_by_cell(cells, nx * ny)
+        self.cell_offsets, self.cell_codes, self.cell_ranges = offsets, codes[order], ranges[order]
+        self.cell_occupied = np.packbits(np.diff(offsets) > 0, bitorder="little")
+        self._packed = (self._packed[0], edge_index, *self._packed[2:])
 
     def _default_cell_deg(self) -> float:
-        """About :data:`_TARGET_CELL_M`, finer for small zones, coarser for few large ones."""
+        """About :data:`_TARGET_CELL_M`, or a quarter of the typical zone's extent when that is less.
+
+        Large zones need no coarser cells: their boxes are classified block by block.
+        """
         b = self.bounds
         extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
         _, m_per_deg_lat = metres_per_degree(np.median((b[:, 1] + b[:, 3]) / 2))
@@ -132,8 +140,8 @@ class ZoneIndex:
         if nx == 0 or len(lon) == 0:
             return ZoneHits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
         point, zone, inside, unsure_row, unsure_q = scan_points(
-            lon, lat, float(self.origin[0]), float(self.origin[1]), float(self.cell_deg), nx, ny,
-            self.cell_occupied, self.cell_offsets, self.cell_codes, *self._packed,
+            lon, lat, self._grid, nx, self.cell_occupied, self.cell_offsets, self.cell_codes, self.cell_ranges,
+            self._packed,
         )
         if len(unsure_row) == 0:
             return ZoneHits(point, zone, inside)
