@@ -14,7 +14,7 @@ from .channel import Channel, Message
 from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
-from .strategic import PlanConflict, conflicts_with_operations, conflicts_with_zones
+from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
 from .tactical import ProximityWatch, TrackState, ZoneWatch, velocity_from
 
 _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
@@ -44,6 +44,8 @@ class Engine:
         self.incidents: dict[str, Incident] = {}
         self._episodes: Counter[str] = Counter()
         self._open_episodes: set[str] = set()
+        self._plans = VolumeIndex()
+        self._zone_boxes = VolumeIndex()
 
     def _event(self, t: datetime, kind: str, fields: dict) -> Event:
         self._seq += 1
@@ -84,11 +86,12 @@ class Engine:
         zone.shape.bounds_deg(self.band_m(zone))  # rejects shapes the index cannot hold
         events = self.advance(t)
         self.zones[zone.id] = zone
+        self._zone_boxes.add(zone.id, [zone.volume])
         self.declared_at[zone.id] = t
         self._index = None
         events.append(self._event(t, EventType.ZONE_DECLARED, {
             "zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}))
-        for op in self.operations.values():
+        for op in (self.operations[k] for k in self._plans.candidates([zone.volume])):
             for c in conflicts_with_zones(op, [zone]):
                 events += self._conflict(t, c)
         return events
@@ -100,6 +103,7 @@ class Engine:
         found = self.check_operation(op)
         events = self.advance(t)
         self.operations[op.id] = op
+        self._plans.add(op.id, op.volumes)
         self.declared_at[op.id] = t
         events.append(self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party}))
         for c in found:
@@ -108,8 +112,9 @@ class Engine:
 
     def check_operation(self, op: Operation) -> list[PlanConflict]:
         """Conflicts the operation would have, without declaring it."""
-        return conflicts_with_zones(op, self.zones.values()) + conflicts_with_operations(
-            op, self.operations.values())
+        zones = [self.zones[k] for k in self._zone_boxes.candidates(op.volumes)]
+        others = [self.operations[k] for k in self._plans.candidates(op.volumes)]
+        return conflicts_with_zones(op, zones) + conflicts_with_operations(op, others)
 
     def _conflict(self, t: datetime, c: PlanConflict) -> list[Event]:
         """The conflict event, then the warnings it causes: to the operation's party about a zone,

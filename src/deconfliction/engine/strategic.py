@@ -32,7 +32,8 @@ def _overlap(mine: Iterable[Volume4D], theirs: Iterable[Volume4D]) -> TimeWindow
     theirs = list(theirs)
     for a in mine:
         for b in theirs:
-            if _boxes_meet(a, b):
+            # cheapest first: time, altitude, boxes, then the exact footprint test
+            if a.window.overlaps(b.window) and a.altitude.overlaps(b.altitude) and _boxes_meet(a, b):
                 w = a.conflict_window(b)
                 if w is not None:
                     windows.append(w)
@@ -69,3 +70,38 @@ def conflicts_with_operations(op: Operation, others: Iterable[Operation]) -> lis
         if window is not None:
             out.append(PlanConflict(op.id, other.id, "operation", (op.party, other.party), window))
     return out
+
+
+class VolumeIndex:
+    """A grid over longitude/latitude boxes: which declared items might meet a new volume.
+
+    Insertion is incremental (a plan is added as it is declared); a query returns the keys of
+    items whose box shares a cell with the volume's box, in insertion order, for the exact test.
+    """
+
+    def __init__(self, cell_deg: float = 0.25):
+        self.cell_deg = cell_deg
+        self.cells: dict[tuple[int, int], list[str]] = {}
+        self.order: dict[str, int] = {}
+
+    def _cells(self, volume: Volume4D):
+        x0, y0, x1, y1 = volume.shape.bounds_deg()
+        c = self.cell_deg
+        for i in range(int(x0 // c), int(x1 // c) + 1):
+            for j in range(int(y0 // c), int(y1 // c) + 1):
+                yield i, j
+
+    def add(self, key: str, volumes: Iterable[Volume4D]) -> None:
+        self.order.setdefault(key, len(self.order))
+        for volume in volumes:
+            for cell in self._cells(volume):
+                bucket = self.cells.setdefault(cell, [])
+                if not bucket or bucket[-1] != key:
+                    bucket.append(key)
+
+    def candidates(self, volumes: Iterable[Volume4D]) -> list[str]:
+        found: set[str] = set()
+        for volume in volumes:
+            for cell in self._cells(volume):
+                found.update(self.cells.get(cell, ()))
+        return sorted(found, key=self.order.__getitem__)

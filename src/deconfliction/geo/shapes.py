@@ -9,6 +9,7 @@ rejected with a :class:`GeometryError` rather than handled wrongly.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,9 @@ class Shape:
 
         Raises GeometryError when that extent crosses the antimeridian or nears a pole.
         """
+        return _bounds_deg(self, float(margin_m))
+
+    def _compute_bounds_deg(self, margin_m: float) -> tuple[float, float, float, float]:
         x0, y0, x1, y1 = self.skeleton().bounds
         grow_m = self.inflation_m + margin_m
         dlat = grow_m / _MIN_M_PER_DEG_LAT * 1.001
@@ -223,6 +227,12 @@ class Corridor(Shape):
 
     def to_geojson(self) -> dict:
         return {"type": "LineString", "coordinates": [list(p) for p in self.coordinates], "width_m": self.width_m}
+
+
+@lru_cache(maxsize=1 << 18)
+def _bounds_deg(shape: Shape, margin_m: float) -> tuple[float, float, float, float]:
+    """Bounds are asked for again and again (indexes, strategic checks); shapes are immutable."""
+    return shape._compute_bounds_deg(margin_m)
 
 
 def _check_lon_lat(lon: float, lat: float) -> None:
