@@ -219,3 +219,26 @@ def test_log_verify_with_a_missing_key_file_does_not_create_one(logged, capsys, 
     code, _out = verify(capsys, "--db", db, "--key", str(key))
     assert not key.exists()
     assert code != 0
+
+
+def test_consistency_proof_between_two_heads_verifies(tmp_path):
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from deconfliction.log.merkle import verify_consistency
+    from deconfliction.server.app import create_app
+    from deconfliction.server.service import Service, Settings
+
+    service = Service(Settings(db=f"sqlite:///{tmp_path / 'c.db'}", key_path=tmp_path / "c.key"))
+    client = TestClient(create_app(service, run_clock=False))
+    service.add_party("a")
+    old = client.get("/v1/log/head").json()
+    for k in range(5):
+        service.add_party(f"p{k}")
+    new = client.get("/v1/log/head").json()
+    proof = client.get("/v1/log/consistency", params={"from": old["size"], "to": new["size"]}).json()
+    raw = [base64.b64decode(p) for p in proof["proof"]]
+    assert verify_consistency(old["size"], new["size"], base64.b64decode(old["root"]), base64.b64decode(new["root"]), raw)
+    assert client.get("/v1/log/consistency", params={"from": 99}).status_code == 404
+    service.stop()

@@ -315,6 +315,18 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             return {"seq": seq, "size": n, "leaf": b64(service.ledger.tree.leaves[seq - 1]),
                     "root": b64(service.ledger.tree.root(n)), "proof": [b64(p) for p in proof]}
 
+    @app.get("/v1/log/consistency")
+    def log_consistency(first: int = Query(..., ge=0, alias="from"), second: int | None = Query(None, alias="to")):
+        """Proof that the log of size ``from`` is a prefix of the log of size ``to`` (default: now)."""
+        from ..log.signing import b64
+        with service.ledger.lock:
+            tree = service.ledger.tree
+            new = len(tree) if second is None else second
+            if not 0 <= first <= new <= len(tree):
+                raise ApiError(404, "not_found", f"cannot prove size {first} against size {new} (log has {len(tree)})")
+            return {"from": first, "to": new, "from_root": b64(tree.root(first)), "to_root": b64(tree.root(new)),
+                    "proof": [b64(p) for p in tree.consistency_proof(first, new)]}
+
     @app.get("/v1/health")
     def health():
         return {"status": "ok", "entries": len(service.ledger.entries)}
