@@ -186,6 +186,16 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 if op.party == viewer.party:
                     out.append({"id": op.id, "party": op.party, "priority": op.priority,
                                 "volumes": [_volume(v) for v in op.volumes]})
+            # another party's plan only where it conflicts with one of ours, and only what the conflict needs
+            for entry in service.ledger.entries:
+                e = entry.body
+                if entry.kind != "event" or e["type"] != "plan.conflict" or e["other_kind"] != "operation":
+                    continue
+                mine = {e["operation"], e["other"]} & {o["id"] for o in out if o["party"] == viewer.party}
+                for theirs in {e["operation"], e["other"]} - mine if mine else ():
+                    other = engine.operations[theirs]
+                    out.append({"id": other.id, "party": other.party, "conflicts_with": sorted(mine),
+                                "window": e["window"]})
         return out
 
     # -- reports and messages -----------------------------------------------------------------
