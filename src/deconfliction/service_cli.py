@@ -150,7 +150,23 @@ def check_export(doc: dict, public_pem: str) -> list[str]:
             problems.append(f"the head of size {new.size} is not an extension of the head of size {old.size}")
     if heads and heads[-1].size != len(entries):
         problems.append(f"{len(entries) - heads[-1].size} entries after the last signed head are not covered")
+    if not problems:
+        problems += replay_problems(entries)
     return problems
+
+
+def replay_problems(entries: list[Entry]) -> list[str]:
+    """Replay the logged commands through a fresh engine: every logged event must come out again."""
+    from .engine.model import Policy
+    from .log.ledger import Ledger, LedgerError
+    from .log.signing import SigningKey
+    from .log.store import MemoryStore
+    from .server.commands import apply
+    try:
+        Ledger(MemoryStore(entries), SigningKey.generate(), Policy(), apply)
+    except (LedgerError, DeconflictionError) as exc:
+        return [f"replaying the commands does not give the logged events: {exc}"]
+    return []
 
 
 def _verify(args) -> int:

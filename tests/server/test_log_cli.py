@@ -242,3 +242,30 @@ def test_consistency_proof_between_two_heads_verifies(tmp_path):
     assert verify_consistency(old["size"], new["size"], base64.b64decode(old["root"]), base64.b64decode(new["root"]), raw)
     assert client.get("/v1/log/consistency", params={"from": 99}).status_code == 404
     service.stop()
+
+
+def test_an_export_whose_events_do_not_follow_from_its_commands_is_refused(tmp_path):
+    """Even with a valid chain and correctly signed heads, events must be what the commands produce."""
+    from deconfliction.log.chain import GENESIS, Entry, make_entry, tree_of
+    from deconfliction.log.signing import SigningKey, TreeHead
+    from deconfliction.server.service import Service, Settings
+    from deconfliction.service_cli import check_export, export_log
+
+    service = Service(Settings(db=f"sqlite:///{tmp_path / 'r.db'}", key_path=tmp_path / "r.key"))
+    service.add_party("coalition", channels=("un",))
+    service.add_party("un")
+    doc = export_log(service.store, service.key.public_pem())
+    assert check_export(doc, service.key.public_pem()) == []
+    # forge: an extra event no command produced, re-chained and re-signed with the service's own key
+    entries = [Entry.from_json(e) for e in doc["entries"]]
+    body = {**entries[-1].body, "type": "message.acknowledged"} if entries[-1].kind == "event" else {"type": "x", "seq": 99}
+    forged, prev = [], GENESIS
+    for e in entries + [Entry(len(entries) + 1, entries[-1].t, "event", body, "", "")]:
+        forged.append(make_entry(e.seq, e.t, e.kind, e.body, prev))
+        prev = forged[-1].hash
+    key = SigningKey.load(tmp_path / "r.key")
+    head = key.sign(TreeHead(len(forged), tree_of(forged).root(), "2026-01-01T00:00:00Z"))
+    doc = {**doc, "entries": [e.to_json() for e in forged], "heads": [head.to_json()], "consistency": []}
+    problems = check_export(doc, service.key.public_pem())
+    assert problems and "replaying the commands" in problems[0]
+    service.stop()

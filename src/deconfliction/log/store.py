@@ -233,6 +233,53 @@ class PostgresStore(_SQLStore):
         self._reader.close()
 
 
+class MemoryStore:
+    """A store that keeps everything in memory: for checks of an exported log, and for tests."""
+
+    def __init__(self, entries: Sequence[Entry] = (), heads: Sequence[TreeHead] = ()):
+        self._entries, self._heads = list(entries), list(heads)
+        self._answers: dict[tuple[str, str], Answer] = {}
+        self._parties: dict[str, PartyRecord] = {}
+
+    def write(self, entries, head=None, answer=None) -> None:
+        self._entries += list(entries)
+        if head is not None:
+            self._heads.append(head)
+        if answer is not None:
+            self._answers[(answer[0], answer[1])] = answer[2]
+
+    def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
+        out = [e for e in self._entries if e.seq > after]
+        return out if limit is None else out[:limit]
+
+    def stored_order(self) -> list[Entry]:
+        return list(self._entries)
+
+    def heads(self) -> list[TreeHead]:
+        return sorted(self._heads, key=lambda h: h.size)
+
+    def answer(self, party: str, key: str) -> Answer | None:
+        return self._answers.get((party, key))
+
+    def add_party(self, party: PartyRecord) -> None:
+        if party.id in self._parties:
+            raise StoreError(f"party {party.id!r} exists already")
+        self._parties[party.id] = party
+
+    def parties(self) -> list[PartyRecord]:
+        return [self._parties[k] for k in sorted(self._parties)]
+
+    def revoke(self, party_id: str, when: str) -> bool:
+        p = self._parties.get(party_id)
+        if p is None or p.revoked is not None:
+            return False
+        self._parties[party_id] = PartyRecord(p.id, p.name, p.token_hash, p.channels, p.coordinator, p.created, when)
+        return True
+
+    def close(self) -> None:
+        pass
+
+
 def open_store(url: str) -> SQLiteStore | PostgresStore:
     """``sqlite:///PATH`` (or a plain path) or ``postgresql://...``."""
     if url.startswith(("postgresql://", "postgres://")):
