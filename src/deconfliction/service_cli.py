@@ -80,8 +80,10 @@ def _serve(args) -> int:
     service = Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key), max_body_bytes=args.max_body_bytes))
     print(f"deconfliction: http://{args.host}:{args.port}/docs  store {args.db}", file=sys.stderr)
     print(f"log signing key (public):\n{service.key.public_pem()}", file=sys.stderr)
-    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
-    service.stop()
+    try:
+        uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
+    finally:
+        service.stop()
     return 0
 
 

@@ -163,7 +163,7 @@ class ProximityWatch:
         active = sorted((s for s in tracks.values() if s.t >= horizon), key=lambda s: s.track)
         live = {s.track for s in active}
         current: dict[tuple[str, str], tuple[EventType, dict]] = {}
-        if len(active) >= 2:
+        if len({s.party for s in active}) >= 2:  # units of one party are never compared
             current = self._conflicts(t, active)
         findings: list[Finding] = []
         for pair in sorted(current):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .merkle import MerkleTree, leaf_hash
@@ -28,26 +28,30 @@ class Entry:
     body: dict
     prev: str
     hash: str
+    _leaf: bytes = field(default=b"", init=False, compare=False, repr=False)
+    """The Merkle leaf hash, kept when the entry was made here (a copy recomputes it)."""
 
     def content(self) -> bytes:
         """The bytes the entry's hash and Merkle leaf cover."""
         return canonical({"seq": self.seq, "t": self.t, "kind": self.kind, "body": self.body, "prev": self.prev})
 
     def leaf(self) -> bytes:
-        return leaf_hash(self.content())
+        return self._leaf or leaf_hash(self.content())
 
     def to_json(self) -> dict:
         return {"seq": self.seq, "t": self.t, "kind": self.kind, "body": self.body, "prev": self.prev, "hash": self.hash}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Entry":
+    def from_json(cls, d: dict) -> "Entry":  # the leaf is recomputed from the content on demand
         return cls(int(d["seq"]), str(d["t"]), str(d["kind"]), dict(d["body"]), str(d["prev"]), str(d["hash"]))
 
 
 def make_entry(seq: int, t: str, kind: str, body: dict, prev: str) -> Entry:
     """A new entry following the one whose hash is ``prev``."""
     content = canonical({"seq": seq, "t": t, "kind": kind, "body": body, "prev": prev})
-    return Entry(seq, t, kind, body, prev, hashlib.sha256(content).hexdigest())
+    entry = Entry(seq, t, kind, body, prev, hashlib.sha256(content).hexdigest())
+    object.__setattr__(entry, "_leaf", leaf_hash(content))
+    return entry
 
 
 @dataclass(frozen=True, slots=True)

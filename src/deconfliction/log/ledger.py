@@ -78,7 +78,8 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
     def execute(self, command: dict, t: datetime, *, answer: Callable[[list[Event]], tuple[int, dict]] | None = None,
-                idempotency: tuple[str, str, str] | None = None) -> tuple[list[Event], tuple[int, dict] | None]:
+                idempotency: tuple[str, str, str] | None = None,
+                prepared: object = None) -> tuple[list[Event], tuple[int, dict] | None]:
         """Apply one command at ``t`` and make it durable with its events and a new signed head.
 
         ``answer(events)`` builds the HTTP answer stored for ``idempotency`` = (party, key, request hash).
@@ -88,7 +89,14 @@ class Ledger:
             self.catch_up()
             if self.time is not None and t < self.time:
                 t = self.time  # the wall clock stepped back: never write out of order
-            events = self._apply(self.engine, command, t)
+            try:
+                events = self._apply(self.engine, command, t, prepared) if prepared is not None else \
+                    self._apply(self.engine, command, t)
+            except DeconflictionError:
+                raise  # refused before any change
+            except Exception:
+                self._reload()  # an unexpected failure may have left the engine half-changed
+                raise
             stamp = format_time(t)
             seq = self.entries[-1].seq if self.entries else 0
             prev = self.entries[-1].hash if self.entries else GENESIS
@@ -102,17 +110,17 @@ class Ledger:
             if idempotency is not None and reply is not None:
                 party, key, request = idempotency
                 stored_answer = (party, key, Answer(request, reply[0], json.dumps(reply[1], sort_keys=True)))
-            tree = MerkleTree()
-            tree.leaves = self.tree.leaves + [e.leaf() for e in new]
-            head = self.key.sign(TreeHead(len(tree), tree.root(), format_time(datetime.now(timezone.utc))))
+            size = len(self.tree)
+            for e in new:
+                self.tree.append(e.leaf())
+            head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), format_time(datetime.now(timezone.utc))))
             try:
                 self.store.write(new, head, stored_answer)
             except Exception:
+                self.tree.truncate(size)
                 self._reload()
                 raise
             self.entries += new
-            for e in new:
-                self.tree.append(e.leaf())
             for listener in list(self.listeners):
                 listener(new)
             return events, reply

@@ -124,9 +124,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise Replayed(*prior)
         return viewer, raw, body, (idem, fingerprint)
 
-    def write(command: dict, answer, request_id) -> JSONResponse:
+    async def write(command: dict, answer, request_id, prepared=None) -> JSONResponse:
         idem, fingerprint = request_id
-        status, body = service.execute(command, answer, idem, fingerprint)
+        # the engine and the durable write run off the event loop, so streams and reads go on meanwhile
+        status, body = await asyncio.to_thread(service.execute, command, answer, idem, fingerprint, prepared)
         return JSONResponse(body, status_code=status)
 
     def require_object(body: Any) -> dict:
@@ -146,7 +147,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
                            [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
         conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": _conflicts(events)})  # noqa: E731
-        return write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, rid)
+        return await write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, rid)
 
     @app.get("/v1/zones")
     def get_zones(authorization: str | None = Header(None)):
@@ -174,7 +175,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 {"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
                  "parties": list(c.parties)} for c in found]}, status_code=200)
         answer = lambda events: (201, {"operation": op.id, "accepted": True, "conflicts": _conflicts(events)})  # noqa: E731
-        return write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid)
+        return await write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid)
 
     @app.get("/v1/operations")
     def get_operations(authorization: str | None = Header(None)):
@@ -214,7 +215,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 raise ApiError(403, "forbidden", "the party of a report comes from the token",
                                [{"path": f"[{i}].party", "reason": f"must be {viewer.party!r} or left out"}])
         reports = [{**r, "party": viewer.party} if isinstance(r, dict) else r for r in body]
-        parse_items(service.ledger.engine, "tracks", reports)
+        prepared = parse_items(service.ledger.engine, "tracks", reports)
         engine = service.ledger.engine
         for i, r in enumerate(reports):
             owner = engine.tracks.get(str(r["id"]))
@@ -222,7 +223,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
                                [{"path": f"[{i}].id", "reason": f"track {r['id']!r} is another party's"}])
         answer = lambda events: (202, {"accepted": len(reports), "events": len(events)})  # noqa: E731
-        return write({"type": "positions", "party": viewer.party, "reports": reports}, answer, rid)
+        return await write({"type": "positions", "party": viewer.party, "reports": reports}, answer, rid, prepared)
 
     @app.post("/v1/messages", status_code=201, openapi_extra=_schema("messages"))
     async def post_message(request: Request, authorization: str | None = Header(None),
@@ -243,7 +244,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         command = {"type": "message.send", "id": message_id, "from": viewer.party, "to": spec["to"],
                    "kind": spec["kind"], "text": spec.get("text", ""), "ref": spec.get("ref")}
         answer = lambda events: (201, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
-        return write(command, answer, rid)
+        return await write(command, answer, rid)
 
     @app.post("/v1/messages/{message_id}/ack", status_code=200)
     async def post_ack(message_id: str, request: Request, authorization: str | None = Header(None),
@@ -252,7 +253,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if message_id not in service.ledger.engine.channel.messages:
             raise ApiError(404, "not_found", f"no message {message_id!r}")
         answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
-        return write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, rid)
+        return await write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, rid)
 
     @app.post("/v1/incidents", status_code=201, openapi_extra=_schema("incidents"))
     async def post_incident(request: Request, authorization: str | None = Header(None),
@@ -267,7 +268,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if spec["id"] in service.ledger.engine.incidents:
             raise ApiError(409, "duplicate", f"incident id {spec['id']!r} is already used")
         answer = lambda events: (201, {"incident": spec["id"], "events": [e.to_dict() for e in events]})  # noqa: E731
-        return write({"type": "incident.report", "incident": spec}, answer, rid)
+        return await write({"type": "incident.report", "incident": spec}, answer, rid)
 
     # -- the log ------------------------------------------------------------------------------
     @app.get("/v1/events")
@@ -285,20 +286,22 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         backlog = service.events(viewer, start, 10_000)
 
         async def feed():
-            last = start
+            last, idle = start, 0
             try:
                 for event in backlog:
                     last = event["seq"]
                     yield _sse(event)
                 while not await request.is_disconnected():
                     try:
-                        batch = await asyncio.wait_for(queue.get(), timeout=15)
+                        batch = await asyncio.wait_for(queue.get(), timeout=1)
                     except asyncio.TimeoutError:
                         batch = []
+                        idle += 1
                     if service.viewer(token) is None:
                         return  # revoked: the stream ends at once
                     if not batch:
-                        yield ": keep-alive\n\n"
+                        if idle % 15 == 0:
+                            yield ": keep-alive\n\n"
                         continue
                     for event in batch:
                         if event["seq"] > last and _visible(service, event, viewer):

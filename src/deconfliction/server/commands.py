@@ -46,12 +46,18 @@ def _relative(path: str, section: str) -> str:
     return path
 
 
-def apply(engine: Engine, command: dict, t: datetime) -> list[Event]:
-    """Apply one logged command at time ``t``; raises DeconflictionError for commands the engine refuses."""
+def apply(engine: Engine, command: dict, t: datetime, prepared: Scenario | None = None) -> list[Event]:
+    """Apply one logged command at time ``t``; raises DeconflictionError for commands the engine refuses.
+
+    ``prepared``: the command's items already validated at the edge (so a live request is parsed
+    once); a replay of the log parses them again.
+    """
     kind = command["type"]
     handler = _HANDLERS.get(kind)
     if handler is None:
         raise DeconflictionError(f"unknown command {kind!r}")
+    if prepared is not None and kind == "positions":
+        return _report(engine, prepared.reports, t)
     return handler(engine, command, t)
 
 
@@ -70,7 +76,10 @@ def _operation(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 
 def _positions(engine: Engine, c: dict, t: datetime) -> list[Event]:
-    reports = parse_items(engine, "tracks", c["reports"]).reports
+    return _report(engine, parse_items(engine, "tracks", c["reports"]).reports, t)
+
+
+def _report(engine: Engine, reports, t: datetime) -> list[Event]:
     events: list[Event] = []
     for _, group in groupby(reports, key=lambda r: r.t):
         events += engine.report(t, list(group))

@@ -100,14 +100,14 @@ class Service:
         return stored.status, json.loads(stored.response)
 
     def execute(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
-                fingerprint: str = "") -> tuple[int, dict]:
+                fingerprint: str = "", prepared: object = None) -> tuple[int, dict]:
         """Apply a command and return (status, body); a retried idempotent request gets its first answer."""
         with self.ledger.lock:  # the check and the write together: concurrent retries see one another
             prior = self.prior_answer(idempotency, fingerprint)
             if prior is not None:
                 return prior
             key = None if idempotency is None else (*idempotency, fingerprint)
-            _, reply = self.ledger.execute(command, self.clock(), answer=answer, idempotency=key)
+            _, reply = self.ledger.execute(command, self.clock(), answer=answer, idempotency=key, prepared=prepared)
             return reply
 
     # -- reads ---------------------------------------------------------------------------------
