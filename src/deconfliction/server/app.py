@@ -130,6 +130,12 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         status, body = await asyncio.to_thread(service.execute, command, answer, idem, fingerprint, prepared)
         return JSONResponse(body, status_code=status)
 
+    def own(spec: dict, field: str, viewer: Viewer, path: str | None = None) -> None:
+        """The party named in ``field`` must be the caller's (it is filled in when left out)."""
+        if spec.setdefault(field, viewer.party) != viewer.party:
+            raise ApiError(403, "forbidden", f"the {field} of a write comes from the token",
+                           [{"path": path or field, "reason": f"must be {viewer.party!r} or left out"}])
+
     def require_object(body: Any) -> dict:
         if not isinstance(body, dict):
             raise ApiError(422, "invalid_scenario", "the body must be a JSON object",
@@ -164,9 +170,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                              idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
-        if spec.setdefault("party", viewer.party) != viewer.party:
-            raise ApiError(403, "forbidden", "the party of a write comes from the token",
-                           [{"path": "party", "reason": f"must be {viewer.party!r} or left out"}])
+        own(spec, "party", viewer)
         [op] = parse_items(service.ledger.engine, "operations", [spec]).operations
         if dry_run:
             with service.ledger.lock:
@@ -210,11 +214,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if not isinstance(body, list):
             raise ApiError(422, "invalid_scenario", "the body must be a JSON array of reports (or NDJSON)",
                            [{"path": "", "reason": "must be a list"}])
-        for i, r in enumerate(body):
-            if isinstance(r, dict) and r.get("party", viewer.party) != viewer.party:
-                raise ApiError(403, "forbidden", "the party of a report comes from the token",
-                               [{"path": f"[{i}].party", "reason": f"must be {viewer.party!r} or left out"}])
-        reports = [{**r, "party": viewer.party} if isinstance(r, dict) else r for r in body]
+        reports = [dict(r) if isinstance(r, dict) else r for r in body]
+        for i, r in enumerate(reports):
+            if isinstance(r, dict):
+                own(r, "party", viewer, f"[{i}].party")
         prepared = parse_items(service.ledger.engine, "tracks", reports)
         engine = service.ledger.engine
         for i, r in enumerate(reports):
@@ -230,9 +233,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                            idempotency_key: str | None = Header(None)):
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
-        if spec.setdefault("from", viewer.party) != viewer.party:
-            raise ApiError(403, "forbidden", "the sender comes from the token",
-                           [{"path": "from", "reason": f"must be {viewer.party!r} or left out"}])
+        own(spec, "from", viewer)
         spec.setdefault("t", "1970-01-01T00:00:00Z")
         with service.ledger.lock:
             message_id = spec.get("id") or f"m{len(service.ledger.engine.channel.messages) + 1}"
@@ -260,9 +261,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                             idempotency_key: str | None = Header(None)):
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
-        if spec.setdefault("reporter", viewer.party) != viewer.party:
-            raise ApiError(403, "forbidden", "the reporter comes from the token",
-                           [{"path": "reporter", "reason": f"must be {viewer.party!r} or left out"}])
+        own(spec, "reporter", viewer)
         spec["t"] = "1970-01-01T00:00:00Z"
         parse_items(service.ledger.engine, "incidents", [spec])
         if spec["id"] in service.ledger.engine.incidents:
