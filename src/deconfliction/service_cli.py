@@ -20,6 +20,8 @@ def key_path_for(db: str, key: Path | None) -> Path:
         return key
     if db.startswith("sqlite:///"):
         return Path(db.removeprefix("sqlite:///")).with_suffix(".key")
+    if "://" not in db:  # a plain path is an SQLite file too
+        return Path(db).with_suffix(".key")
     return Path("deconfliction.key")
 
 
@@ -69,7 +71,11 @@ def _store_args(p) -> None:
 
 def _service(args):
     from .server.service import Service, Settings
-    return Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key)))
+    try:
+        return Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key)))
+    except DeconflictionError as exc:
+        print(f"deconfliction: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _serve(args) -> int:
@@ -77,7 +83,12 @@ def _serve(args) -> int:
 
     from .server.app import create_app
     from .server.service import Service, Settings
-    service = Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key), max_body_bytes=args.max_body_bytes))
+    try:
+        service = Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key),
+                                   max_body_bytes=args.max_body_bytes))
+    except DeconflictionError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
     print(f"deconfliction: http://{args.host}:{args.port}/docs  store {args.db}", file=sys.stderr)
     print(f"log signing key (public):\n{service.key.public_pem()}", file=sys.stderr)
     try:

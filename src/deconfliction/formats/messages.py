@@ -81,10 +81,17 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
         if value not in parties:
             builder.problem(path, _unknown("party", value, parties))
 
+    from .scenario import parse_time  # the loader's one time parser (it imports this module)
+
     sent_at: dict[str, datetime] = {}
     for i, spec in enumerate(data.get("messages", [])):
         if spec and "ack" not in spec and "disown" not in spec:
-            scripted.add(spec.get("id", f"msg-{i + 1}"))
+            message_id = spec.get("id", f"msg-{i + 1}")
+            scripted.add(message_id)
+            first = parse_time(spec["t"], "", [])
+            if first is not None:
+                sent_at.setdefault(message_id, first)
+    seen_ids: set[str] = set()
     for i, spec in enumerate(data.get("messages", [])):
         if not spec:
             continue
@@ -104,10 +111,9 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
                                 else Disowning(t, spec["disown"], spec["by"], spec["reason"]))
             continue
         message_id = spec.get("id", f"msg-{i + 1}")
-        if message_id in sent_at:
+        if message_id in seen_ids:
             builder.problem(f"{path}.id", f"duplicate message id {message_id!r}")
-        if t is not None:
-            sent_at.setdefault(message_id, t)
+        seen_ids.add(message_id)
         party(spec["from"], f"{path}.from")
         party(spec["to"], f"{path}.to")
         if spec["from"] == spec["to"]:

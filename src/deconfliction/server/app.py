@@ -117,7 +117,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         """Caller, raw and parsed body, and the first answer if this is a retry of an idempotent request."""
         viewer = viewer_of(authorization)
         raw, body = await body_of(request, parse)
-        fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + raw).hexdigest()
+        target = f"{request.method} {request.url.path}?{request.url.query}\n"
+        fingerprint = hashlib.sha256(target.encode() + raw).hexdigest()
         idem = None if key is None else (viewer.party, key)
         prior = service.prior_answer(idem, fingerprint)
         if prior is not None:
@@ -199,8 +200,12 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 mine = {e["operation"], e["other"]} & {o["id"] for o in out if o["party"] == viewer.party}
                 for theirs in {e["operation"], e["other"]} - mine if mine else ():
                     other = engine.operations[theirs]
-                    out.append({"id": other.id, "party": other.party, "conflicts_with": sorted(mine),
-                                "window": e["window"]})
+                    seen = next((o for o in out if o["id"] == theirs), None)
+                    if seen is None:
+                        out.append({"id": other.id, "party": other.party, "conflicts_with": sorted(mine),
+                                    "window": e["window"]})
+                    else:
+                        seen["conflicts_with"] = sorted(set(seen["conflicts_with"]) | mine)
         return out
 
     # -- reports and messages -----------------------------------------------------------------
@@ -282,7 +287,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         token = (authorization or "").removeprefix("Bearer ").strip()
         start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
         queue = service.subscribe()
-        backlog = service.events(viewer, start, 10_000)
+        backlog = service.events(viewer, start, None)
 
         async def feed():
             last, idle = start, 0

@@ -47,6 +47,11 @@ class Service:
         self.settings = settings
         self.clock = clock
         self.store = store or open_store(settings.db)
+        if not settings.key_path.exists() and self.store.entries(limit=1):
+            from ..errors import DeconflictionError
+            raise DeconflictionError(
+                f"the signing key {settings.key_path} is missing but the log already has entries; "
+                "give the key that signed it (--key)")
         self.key = SigningKey.load_or_create(settings.key_path)
         self.ledger = Ledger(self.store, self.key, settings.policy, apply)
         self._records = self.store.parties()
@@ -111,7 +116,7 @@ class Service:
             return reply
 
     # -- reads ---------------------------------------------------------------------------------
-    def events(self, viewer: Viewer, after: int = 0, limit: int = 1000) -> list[dict]:
+    def events(self, viewer: Viewer, after: int = 0, limit: int | None = 1000) -> list[dict]:
         """This party's view of the event log after engine event number ``after``."""
         out = []
         with self.ledger.lock:
@@ -119,7 +124,7 @@ class Service:
                 if entry.kind == "event" and entry.body["seq"] > after:
                     if event_visible(entry.body, viewer, self.ledger.engine):
                         out.append({**entry.body, "log_seq": entry.seq})
-                        if len(out) >= limit:
+                        if limit is not None and len(out) >= limit:
                             break
         return out
 
