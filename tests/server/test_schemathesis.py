@@ -33,4 +33,6 @@ def test_no_server_errors_and_valid_responses(case):
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {TOKEN}"}
     response = case.call()
     assert response.status_code < 500, response.text
-    case.validate_response(response, checks=(schemathesis.checks.not_a_server_error,))
+    checks = schemathesis.checks
+    case.validate_response(response, checks=(checks.not_a_server_error, checks.status_code_conformance,
+                                              checks.content_type_conformance, checks.response_schema_conformance))

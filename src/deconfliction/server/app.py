@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine.events import EventType
@@ -21,6 +22,36 @@ from .service import Service
 
 STATUS = {"invalid_scenario": 422, "invalid_geometry": 422, "error": 409, "store_error": 409, "log_mismatch": 500}
 """The one table from error codes to HTTP statuses."""
+
+
+class ErrorDetail(BaseModel):
+    path: str
+    reason: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorBody(BaseModel):
+    """Every error: ``{"error": {"code", "message", "details": [{"path", "reason"}]}}``."""
+
+    error: ErrorInfo
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": why} for status, why in {
+        400: "the body is not JSON (or NDJSON)",
+        401: "no bearer token",
+        403: "unknown or revoked token, or a write naming another party",
+        404: "no such item",
+        409: "refused: a duplicate id, or a track of another party",
+        413: "the body is too large",
+        422: "invalid input, named by path and reason",
+    }.items()
+}
 
 
 class Replayed(Exception):
@@ -53,7 +84,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             service.start()
         yield
 
-    app = FastAPI(title="deconfliction", version="1", lifespan=lifespan,
+    app = FastAPI(title="deconfliction", version="1", lifespan=lifespan, responses=ERROR_RESPONSES,
                   description="Parties declare zones and plans and report positions; the service detects conflicts, "
                               "warns over the agreed lines and keeps a signed record. A notification is not a permission.")
     app.state.service = service
@@ -166,7 +197,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                      "perimeter_m": engine.band_m(z)}
                     for z in engine.zones.values() if zone_visible(engine, z.id, viewer)]
 
-    @app.post("/v1/operations", status_code=201, openapi_extra=_schema("operations"))
+    @app.post("/v1/operations", status_code=201, openapi_extra=_schema("operations"),
+              responses={200: {"description": "a dry run: the conflicts, nothing saved"}})
     async def post_operation(request: Request, authorization: str | None = Header(None),
                              idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
