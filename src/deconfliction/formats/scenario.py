@@ -130,9 +130,10 @@ def _plain_report(item: Any) -> bool:
         if type(v) is not str or not v or (k != "t" and (" " in v or len(v) > 200)):
             return False
     for k in _REPORT_NUMBERS:
-        if type(item.get(k)) not in (int, float):
+        v = item.get(k)
+        if type(v) not in (int, float) or not math.isfinite(v):
             return False
-    return all(type(item[k]) in (int, float) for k in _REPORT_OPTIONAL if k in item)
+    return all(type(item[k]) in (int, float) and math.isfinite(item[k]) for k in _REPORT_OPTIONAL if k in item)
 
 
 def structural_problems(data: Any) -> list[Problem]:
@@ -143,6 +144,7 @@ def structural_problems(data: Any) -> list[Problem]:
     """
     problems = []
     tracks = data.get("tracks") if isinstance(data, dict) else None
+    checked = data
     if isinstance(tracks, list) and len(tracks) > 16:
         slow = [(i, r) for i, r in enumerate(tracks) if not _plain_report(r)]
         checked = {**data, "tracks": [r for _, r in slow]}
@@ -154,7 +156,11 @@ def structural_problems(data: Any) -> list[Problem]:
         errors = list(_VALIDATOR.iter_errors(data))
     for err in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
         problems += _describe(err)
-    problems += _non_finite(data, "")
+    for p in _non_finite(checked, ""):  # quick-checked reports are finite already
+        if checked is not data and p.path.startswith("tracks["):
+            index = int(p.path[len("tracks["):].split("]", 1)[0])
+            p = Problem(f"tracks[{slow[index][0]}]" + p.path.split("]", 1)[1], p.reason)
+        problems.append(p)
     seen, unique = set(), []
     for p in problems:
         if (p.path, p.reason) not in seen:
@@ -230,6 +236,7 @@ class _Builder:
     def __init__(self, data: dict, base_dir: Path, raw: dict | None = None):
         self.data, self.base_dir = data, base_dir
         self.raw = data if raw is None else raw
+        self._times: dict[str, datetime] = {}
         self.problems: list[Problem] = []
         self.start: datetime | None = None
         self.end: datetime | None = None
@@ -238,7 +245,12 @@ class _Builder:
         self.problems.append(Problem(path, reason))
 
     def time(self, value, path) -> datetime | None:
-        return parse_time(value, path, self.problems)
+        if isinstance(value, str) and value in self._times:  # a batch of reports shares a few times
+            return self._times[value]
+        t = parse_time(value, path, self.problems)
+        if t is not None and isinstance(value, str):
+            self._times[value] = t
+        return t
 
     def build(self) -> Scenario | None:
         d = self.data

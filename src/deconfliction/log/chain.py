@@ -30,10 +30,15 @@ class Entry:
     hash: str
     _leaf: bytes = field(default=b"", init=False, compare=False, repr=False)
     """The Merkle leaf hash, kept when the entry was made here (a copy recomputes it)."""
+    _body_json: bytes = field(default=b"", init=False, compare=False, repr=False)
+    """The body's canonical JSON, kept when the entry was made here, so it is encoded once."""
+
+    def body_json(self) -> bytes:
+        return self._body_json or canonical(self.body)
 
     def content(self) -> bytes:
-        """The bytes the entry's hash and Merkle leaf cover."""
-        return canonical({"seq": self.seq, "t": self.t, "kind": self.kind, "body": self.body, "prev": self.prev})
+        """The bytes the entry's hash and Merkle leaf cover: canonical JSON of the entry without its hash."""
+        return _content(self.seq, self.t, self.kind, self.body_json(), self.prev)
 
     def leaf(self) -> bytes:
         return self._leaf or leaf_hash(self.content())
@@ -46,11 +51,19 @@ class Entry:
         return cls(int(d["seq"]), str(d["t"]), str(d["kind"]), dict(d["body"]), str(d["prev"]), str(d["hash"]))
 
 
+def _content(seq: int, t: str, kind: str, body_json: bytes, prev: str) -> bytes:
+    # the same bytes as canonical() of the whole entry (keys in sorted order), with the body encoded once
+    return (b'{"body":' + body_json + b',"kind":' + canonical(kind) + b',"prev":' + canonical(prev)
+            + b',"seq":' + canonical(seq) + b',"t":' + canonical(t) + b"}")
+
+
 def make_entry(seq: int, t: str, kind: str, body: dict, prev: str) -> Entry:
     """A new entry following the one whose hash is ``prev``."""
-    content = canonical({"seq": seq, "t": t, "kind": kind, "body": body, "prev": prev})
+    body_json = canonical(body)
+    content = _content(seq, t, kind, body_json, prev)
     entry = Entry(seq, t, kind, body, prev, hashlib.sha256(content).hexdigest())
     object.__setattr__(entry, "_leaf", leaf_hash(content))
+    object.__setattr__(entry, "_body_json", body_json)
     return entry
 
 

@@ -107,7 +107,7 @@ class _SQLStore:
         """Append entries, a signed head and an idempotent answer in one transaction."""
         with self._writing() as cur:
             cur.executemany(self._q("INSERT INTO entries (seq, t, kind, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)"),
-                            [(e.seq, e.t, e.kind, json.dumps(e.body, sort_keys=True), e.prev, e.hash) for e in entries])
+                            [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash) for e in entries])
             if head is not None:
                 cur.execute(self._q("INSERT INTO heads (size, root, time, signature) VALUES (?, ?, ?, ?) "
                                     "ON CONFLICT (size) DO NOTHING"),
