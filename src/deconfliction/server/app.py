@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import timedelta
 import json
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,9 @@ from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, zone_visible
 from .commands import parse_items
 from .service import Service
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of the service's clock a position report may be dated (clocks drift)."""
 
 STATUS = {"invalid_scenario": 422, "invalid_geometry": 422, "error": 409, "store_error": 409, "log_mismatch": 500}
 """The one table from error codes to HTTP statuses."""
@@ -256,6 +260,12 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             if isinstance(r, dict):
                 own(r, "party", viewer, f"[{i}].party")
         prepared = parse_items(service.ledger.engine, "tracks", reports)
+        horizon = service.clock() + FUTURE_TOLERANCE
+        for i, r in enumerate(prepared.reports):
+            if r.t > horizon:  # would make the unit's later, correctly dated reports look out of order
+                raise ApiError(422, "invalid_scenario", "a report is dated in the future",
+                               [{"path": f"[{r.order}].t", "reason": f"is more than "
+                                 f"{int(FUTURE_TOLERANCE.total_seconds())} s ahead of the service's clock"}])
         engine = service.ledger.engine
         for i, r in enumerate(reports):
             owner = engine.tracks.get(str(r["id"]))
@@ -273,8 +283,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         own(spec, "from", viewer)
         spec.setdefault("t", "1970-01-01T00:00:00Z")
         with service.ledger.lock:
-            message_id = spec.get("id") or f"m{len(service.ledger.engine.channel.messages) + 1}"
-            if message_id in service.ledger.engine.channel.messages:
+            known = service.ledger.engine.channel.messages
+            message_id = spec.get("id") or next(f"m{n}" for n in range(len(known) + 1, 2 * len(known) + 3)
+                                                if f"m{n}" not in known)
+            if message_id in known:
                 raise ApiError(409, "duplicate", f"message id {message_id!r} is already used",
                                [{"path": "id", "reason": "already used"}])
         spec["id"] = message_id
@@ -292,6 +304,42 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise ApiError(404, "not_found", f"no message {message_id!r}")
         answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
         return await write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, rid)
+
+    @app.post("/v1/messages/{message_id}/disown", status_code=200, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["reason"], "additionalProperties": False,
+            "properties": {"reason": {"type": "string", "minLength": 1}}}}}}})
+    async def post_disown(message_id: str, request: Request, authorization: str | None = Header(None),
+                          idempotency_key: str | None = Header(None)):
+        """The addressee or a relaying party says the unit or activity is not theirs; the sender sees it."""
+        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
+        spec = require_object(body)
+        reason = spec.get("reason")
+        if set(spec) != {"reason"} or not isinstance(reason, str) or not reason.strip():
+            raise ApiError(422, "invalid_scenario", "give the reason, and only the reason",
+                           [{"path": "reason", "reason": "is required: a non-empty text"}])
+        if message_id not in service.ledger.engine.channel.messages:
+            raise ApiError(404, "not_found", f"no message {message_id!r}")
+        answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
+        return await write({"type": "message.disown", "message": message_id, "by": viewer.party,
+                            "reason": reason}, answer, rid)
+
+    @app.post("/v1/channels", status_code=200, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {
+            "schema": SCENARIO_SCHEMA["properties"]["channel_events"]["items"]}}}})
+    async def post_channel(request: Request, authorization: str | None = Header(None),
+                           idempotency_key: str | None = Header(None)):
+        """A party suspends or resumes one of its own lines (``t`` may be left out: it is now)."""
+        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
+        spec = dict(require_object(body))
+        spec.setdefault("t", "1970-01-01T00:00:00Z")
+        parse_items(service.ledger.engine, "channel_events", [spec])
+        if viewer.party not in spec["between"]:
+            raise ApiError(403, "forbidden", "only a party on a line can suspend or resume it",
+                           [{"path": "between", "reason": f"must include {viewer.party!r}"}])
+        answer = lambda events: (200, {"between": sorted(spec["between"]),  # noqa: E731
+                                       "events": [e.to_dict() for e in events]})
+        return await write({"type": "channel.set", "between": spec["between"], "state": spec["state"]}, answer, rid)
 
     @app.post("/v1/incidents", status_code=201, openapi_extra=_schema("incidents"))
     async def post_incident(request: Request, authorization: str | None = Header(None),
