@@ -1,7 +1,6 @@
 """Command-line verbs of the live service: serve, party add/list/revoke, log verify/export."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -158,7 +157,11 @@ def check_export(doc: dict, public_pem: str) -> list[str]:
         elif head.size > len(entries) or tree.root(head.size) != head.root:
             problems.append(f"the entries do not match the signed head of size {head.size} "
                             f"(entries were changed, removed or inserted before it)")
-    for old, new, proof in zip(heads, heads[1:], doc.get("consistency", [])):
+    proofs = doc.get("consistency", [])
+    if len(proofs) != max(len(heads) - 1, 0):
+        problems.append(f"the export has {len(proofs)} consistency proofs for {len(heads)} signed heads "
+                        f"(one between each two heads is needed)")
+    for old, new, proof in zip(heads, heads[1:], proofs):
         if not verify_consistency(old.size, new.size, old.root, new.root, [bytes.fromhex(p) for p in proof["proof"]]):
             problems.append(f"the head of size {new.size} is not an extension of the head of size {old.size}")
     if heads and heads[-1].size != len(entries):

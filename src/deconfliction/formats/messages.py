@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..engine.model import Incident
-from ..errors import Problem
 from .geojson import shape_from_spec
 
 INCIDENT_POINT_RADIUS_M = 1.0

@@ -261,7 +261,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 own(r, "party", viewer, f"[{i}].party")
         prepared = parse_items(service.ledger.engine, "tracks", reports)
         horizon = service.clock() + FUTURE_TOLERANCE
-        for i, r in enumerate(prepared.reports):
+        for r in prepared.reports:
             if r.t > horizon:  # would make the unit's later, correctly dated reports look out of order
                 raise ApiError(422, "invalid_scenario", "a report is dated in the future",
                                [{"path": f"[{r.order}].t", "reason": f"is more than "
