@@ -18,3 +18,10 @@ def test_ci_runs_both_readme_commands_verbatim():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     for command in readme_commands():
         assert any(line.startswith(command) for line in ci), command
+
+
+def test_the_library_example_runs_as_shown(capsys):
+    text = (ROOT / "README.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.split() == ["zone.entered", "message.sent", "message.delivered"]
