@@ -112,7 +112,8 @@ def brief_markdown(brief: dict) -> str:
     table("Open warnings", brief["open_warnings"], ["message", "from", "to", "level", "ref", "sent", "deadline"],
           "No warning is open.")
     table("Messages not acknowledged", brief["unacknowledged"],
-          ["message", "from", "to", "kind", "state", "sent", "deadline", "overdue"], "Every message was acknowledged.")
+          ["message", "from", "to", "kind", "state", "sent", "deadline", "overdue"],
+          "No message is waiting for an acknowledgement.")
     table("Units inside zones they are not allowed in", brief["units_inside"],
           ["track", "party", "zone", "since", "last_report"], "None.")
     table("Plan conflicts in the day", [{**c, "window": f"{c['window']['start']} to {c['window']['end']}",
@@ -138,7 +139,7 @@ def brief_markdown(brief: dict) -> str:
                 gone = f"; disowned by {disowned['by']} at {disowned['at']}: {disowned['reason']}" if disowned else ""
                 lines.append(f"  - {told['party']}: {told['how']}{via} at {told['at']}; {ack}{gone}")
         lines.append("")
-    counts = ", ".join(f"{k} {v}" for k, v in brief["events_today"].items()) or "none"
+    counts = ", ".join(f"{k} {v}" for k, v in brief["events_today"].items()) or "No event that day."
     lines.extend(["## The day in events", "", counts, ""])
     return "\n".join(lines)
 

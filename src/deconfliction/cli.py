@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["markdown", "json"], default="markdown", help="output format (default: markdown)")
     p.set_defaults(run=_brief)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of the scenario file")
+    p = sub.add_parser("schema", help="print the JSON Schema of the scenario file",
+                       description="Print the JSON Schema (draft 2020-12) of the scenario file.")
     p.set_defaults(run=lambda args: _print_json(scenario_schema()), file="schema")
     add_parsers(sub)
     return parser
@@ -124,9 +125,13 @@ def _summary(scenario: Scenario, engine: Engine, seconds: float) -> str:
     counts = {k.removeprefix("events."): v for k, v in sorted(engine.stats.items()) if k.startswith("events.")}
     ignored = engine.stats["reports.out_of_order"] + engine.stats["reports.party_mismatch"]
     by_type = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
-    return (f"replayed {len(scenario.reports):,} reports of {len(engine.tracks):,} units"
-            f" ({ignored:,} ignored as out of order or mismatched) in {seconds:.2f} s;"
-            f" {sum(counts.values()):,} events: {by_type}")
+    return (f"replayed {_n(len(scenario.reports), 'report')} of {_n(len(engine.tracks), 'unit')}"
+            f" ({ignored:,} ignored: out of time order, or naming another party than the unit's)"
+            f" in {seconds:.2f} s; {_n(sum(counts.values()), 'event')}: {by_type}")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 _TABLE_COLUMNS = (("TIME", 20), ("SEQ", 5), ("EVENT", 21), ("WHO", 46), ("WHAT / WHERE", 0))
@@ -223,8 +228,8 @@ def _check(args) -> int:
             end = format_time(c.window.end) if c.window.end else "open end"
             print(f"conflict: operation {c.operation} ({c.parties[0]}) meets {c.other_kind} {c.other} "
                   f"({', '.join(c.parties[1:]) or 'no parties'}) from {start} to {end}")
-        print(f"{len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''} among "
-              f"{len(scenario.operations)} operations and {len(scenario.zones)} zones")
+        print(f"{_n(len(conflicts), 'conflict')} among {_n(len(scenario.operations), 'operation')} "
+              f"and {_n(len(scenario.zones), 'zone')}")
     return EXIT_CONFLICTS if conflicts else EXIT_OK
 
 

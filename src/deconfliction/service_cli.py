@@ -1,6 +1,7 @@
 """Command-line verbs of the live service: serve, party add/list/revoke, log verify/export."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,16 +29,18 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("serve", help="run the HTTP service (OpenAPI docs at /docs)",
                        description="Serve the API on loopback by default, with the embedded SQLite store.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     _store_args(p)
-    p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024, help="larger requests get 413")
+    p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024,
+                   help="larger requests get 413 (default 10485760, 10 MiB)")
     p.set_defaults(run=_serve, file="serve")
 
-    party = sub.add_parser("party", help="add, list or revoke parties and their tokens").add_subparsers(
+    party = sub.add_parser("party", help="add, list or revoke parties and their tokens",
+                           description="Parties of the live service and their bearer tokens (stored hashed).").add_subparsers(
         required=True, metavar="ACTION")
     p = party.add_parser("add", help="add a party and print its bearer token (shown once)")
-    p.add_argument("id")
-    p.add_argument("--name", default="")
+    p.add_argument("id", help="the party's id (no spaces)")
+    p.add_argument("--name", default="", help="a readable name")
     p.add_argument("--channel", action="append", default=[], metavar="OTHER", help="a direct line (repeatable)")
     p.add_argument("--coordinator", action="store_true", help="may read every message and notification record")
     _store_args(p)
@@ -50,10 +53,13 @@ def add_parsers(sub) -> None:
     _store_args(p)
     p.set_defaults(run=_party_revoke, file="party")
 
-    log = sub.add_parser("log", help="verify or export the signed log").add_subparsers(required=True, metavar="ACTION")
+    log = sub.add_parser("log", help="verify or export the signed log",
+                         description="The hash-chained, signed log of every command and event.").add_subparsers(
+        required=True, metavar="ACTION")
     p = log.add_parser("verify", help="check the whole log; name the first entry changed, removed, inserted or reordered")
-    p.add_argument("--db", help="store URL (sqlite:///PATH or postgresql://...)")
-    p.add_argument("--key", type=Path, help="signing key file (default: beside the SQLite file)")
+    p.add_argument("--db", help=f"store URL (sqlite:///PATH or postgresql://...; default {DEFAULT_DB})")
+    p.add_argument("--key", type=Path, help="the service's signing key file (default: beside the SQLite file); "
+                                             "its public half checks the signed heads")
     p.add_argument("--export", type=Path, help="check an exported log instead, with --public-key")
     p.add_argument("--public-key", "--pubkey", dest="public_key", type=Path, help="PEM public key for --export")
     p.set_defaults(run=_verify, file="log")
@@ -61,6 +67,25 @@ def add_parsers(sub) -> None:
     _store_args(p)
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(run=_export, file="log")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
+def _existing_store(db: str, verb: str) -> bool:
+    """Read-only verbs refuse a store that is not there rather than create an empty one."""
+    path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") else (db if "://" not in db else None)
+    if path is not None and not Path(path).exists():
+        print(f"{verb}: no store at {path}", file=sys.stderr)
+        return False
+    return True
 
 
 def _store_args(p) -> None:
@@ -111,6 +136,8 @@ def _party_add(args) -> int:
 
 
 def _party_list(args) -> int:
+    if not _existing_store(args.db, "party list"):
+        return 2
     service = _service(args)
     for p in service.store.parties():
         state = f"revoked {p.revoked}" if p.revoked else "active"
@@ -121,6 +148,8 @@ def _party_list(args) -> int:
 
 
 def _party_revoke(args) -> int:
+    if not _existing_store(args.db, "party revoke"):
+        return 2
     service = _service(args)
     done = service.revoke(args.id)
     service.stop()
@@ -190,13 +219,20 @@ def _verify(args) -> int:
         if args.public_key is None:
             print("log verify: --export needs --public-key PEM", file=sys.stderr)
             return 2
-        doc = json.loads(args.export.read_text())
-        problems = check_export(doc, args.public_key.read_text())
-        count = len(doc["entries"])
+        try:
+            doc = json.loads(args.export.read_text())
+            public_pem = args.public_key.read_text()
+            count = len(doc["entries"])
+            problems = check_export(doc, public_pem)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"log verify: cannot read the export or the public key: {exc}", file=sys.stderr)
+            return 2
     else:
         from .log.signing import SigningKey
         from .log.store import open_store
         db = args.db or DEFAULT_DB
+        if not _existing_store(db, "log verify"):
+            return 2
         try:
             key = SigningKey.load(key_path_for(db, args.key))
         except DeconflictionError as exc:
@@ -216,6 +252,8 @@ def _verify(args) -> int:
 
 
 def _export(args) -> int:
+    if not _existing_store(args.db, "log export"):
+        return 2
     service = _service(args)
     doc = export_log(service.store, service.key.public_pem())
     service.stop()

@@ -151,7 +151,7 @@ def test_an_operation_lists_its_conflicts_in_the_response(world):
     r = world.post("/v1/operations", "militia", operation("m-op"))
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["operation"] == "m-op" and body["accepted"] is True
+    assert body["operation"] == "m-op" and body["recorded"] is True
     [conflict] = body["conflicts"]
     assert conflict["type"] == "plan.conflict" and conflict["operation"] == "m-op" and conflict["other"] == "tanf"
     assert set(conflict["parties"]) == {"militia", "coalition", "russia"}
@@ -176,7 +176,7 @@ def test_a_dry_run_returns_the_conflicts_and_saves_nothing(world):
     r = world.post("/v1/operations?dry_run=true", "militia", operation("m-op"))
     assert r.status_code in (200, 201), r.text
     dry = r.json()
-    assert dry["operation"] == "m-op" and dry["accepted"] is False
+    assert dry["operation"] == "m-op" and dry["recorded"] is False
     [conflict] = dry["conflicts"]
     assert conflict["operation"] == "m-op" and conflict["other"] == "tanf"
     assert world.size() == before and world.all_views() == views
@@ -192,13 +192,13 @@ def test_positions_as_a_json_array_and_as_ndjson(world):
     r = world.post("/v1/positions", "militia", [
         {"t": at(1), "id": "u1", "lon": OUTSIDE[0], "lat": OUTSIDE[1]},
         {"t": at(1), "id": "u2", "lon": OUTSIDE[0], "lat": OUTSIDE[1] + 0.2}])
-    assert r.status_code == 202 and r.json()["accepted"] == 2
+    assert r.status_code == 202 and r.json()["received"] == 2
     lines = "\n".join(json.dumps({"t": at(2), "id": u, "lon": OUTSIDE[0] + 0.01, "lat": OUTSIDE[1] + dy})
                       for u, dy in (("u1", 0), ("u2", 0.2))) + "\n"
     world.clock.set(2)
     r = world.post("/v1/positions", "militia", content=lines.encode(), content_type="application/x-ndjson")
     assert r.status_code == 202, r.text
-    assert r.json()["accepted"] == 2
+    assert r.json()["received"] == 2
     assert world.service.ledger.engine.tracks["u2"].lon == pytest.approx(OUTSIDE[0] + 0.01)
 
 

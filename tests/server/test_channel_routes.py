@@ -68,3 +68,27 @@ def test_default_message_ids_never_collide_with_chosen_ones(tmp_path):
     assert first.status_code == second.status_code == 201
     assert len({"m2", first.json()["message"], second.json()["message"]}) == 3
     service.stop()
+
+
+def test_automatic_warnings_are_acknowledged_by_their_id_with_slashes(tmp_path):
+    service, client, h = world(tmp_path)
+    zone = {"id": "tanf", "parties": ["coalition"], "allowed": ["coalition"],
+            "geometry": {"type": "Point", "coordinates": [38.6178, 33.5058]}, "radius_m": 55000}
+    assert client.post("/v1/zones", json=zone, headers=h["coalition"]).status_code == 201
+    t = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    client.post("/v1/positions", json=[{"t": t, "id": "convoy-1", "lon": 38.6178, "lat": 33.8}], headers=h["militia"])
+    r = client.post("/v1/messages/tanf/convoy-1/1/ack", headers=h["militia"])
+    assert r.status_code == 200 and r.json()["events"][0]["type"] == "message.acknowledged"
+    assert client.post("/v1/messages/tanf/convoy-1/1/disown", json={"reason": "x"}, headers=h["un"]).json()[
+        "events"][0]["type"] == "message.ack_rejected"
+    service.stop()
+
+
+def test_read_only_store_commands_refuse_a_missing_store(tmp_path, capsys):
+    from deconfliction.cli import main
+    missing = f"sqlite:///{tmp_path / 'typo.db'}"
+    for args in (["party", "list"], ["log", "verify"], ["log", "export"]):
+        assert main([*args, "--db", missing]) == 2
+        assert "no store at" in capsys.readouterr().err
+    assert not (tmp_path / "typo.db").exists() and not (tmp_path / "typo.key").exists()
+    assert main(["log", "verify", "--export", str(tmp_path / "none.json"), "--public-key", str(tmp_path / "k")]) == 2

@@ -189,7 +189,7 @@ def _describe(err) -> list[Problem]:
         allowed = err.validator_value if err.validator == "enum" else [err.validator_value]
         return [Problem(path, f"must be one of {', '.join(map(str, allowed))}; got {err.instance!r}")]
     if err.validator == "pattern":
-        return [Problem(path, "must not contain spaces")]
+        return [Problem(path, "must contain no spaces" + (" and no '/'" if "/" in err.validator_value else ""))]
     return [Problem(path, err.message)]
 
 

@@ -212,10 +212,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if dry_run:
             with service.ledger.lock:
                 found = service.ledger.engine.check_operation(op)
-            return JSONResponse({"operation": op.id, "accepted": False, "conflicts": [
+            return JSONResponse({"operation": op.id, "recorded": False, "conflicts": [
                 {"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
                  "parties": list(c.parties)} for c in found]}, status_code=200)
-        answer = lambda events: (201, {"operation": op.id, "accepted": True, "conflicts": _conflicts(events)})  # noqa: E731
+        answer = lambda events: (201, {"operation": op.id, "recorded": True, "conflicts": _conflicts(events)})  # noqa: E731
         return await write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid)
 
     @app.get("/v1/operations")
@@ -272,7 +272,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             if owner is not None and owner.party != viewer.party:
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
                                [{"path": f"[{i}].id", "reason": f"track {r['id']!r} is another party's"}])
-        answer = lambda events: (202, {"accepted": len(reports), "events": len(events)})  # noqa: E731
+        answer = lambda events: (202, {"received": len(reports), "events": len(events)})  # noqa: E731
         return await write({"type": "positions", "party": viewer.party, "reports": reports}, answer, rid, prepared)
 
     @app.post("/v1/messages", status_code=201, openapi_extra=_schema("messages"))
@@ -296,7 +296,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         answer = lambda events: (201, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
         return await write(command, answer, rid)
 
-    @app.post("/v1/messages/{message_id}/ack", status_code=200)
+    @app.post("/v1/messages/{message_id:path}/ack", status_code=200)
     async def post_ack(message_id: str, request: Request, authorization: str | None = Header(None),
                        idempotency_key: str | None = Header(None)):
         viewer, raw, _, rid = await begin(request, authorization, idempotency_key, parse=False)
@@ -305,7 +305,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
         return await write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, rid)
 
-    @app.post("/v1/messages/{message_id}/disown", status_code=200, openapi_extra={"requestBody": {
+    @app.post("/v1/messages/{message_id:path}/disown", status_code=200, openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["reason"], "additionalProperties": False,
             "properties": {"reason": {"type": "string", "minLength": 1}}}}}}})
