@@ -116,7 +116,9 @@ def _serve(args) -> int:
     print(f"deconfliction: http://{args.host}:{args.port}/docs  store {args.db}", file=sys.stderr)
     print(f"log signing key (public):\n{service.key.public_pem()}", file=sys.stderr)
     try:
-        uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
+        # open streams never end by themselves: give them 2 s on shutdown, then close them
+        uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning",
+                    timeout_graceful_shutdown=2)
     finally:
         service.stop()
     return 0
