@@ -414,6 +414,28 @@ class _Builder:
         return tuple(reports)
 
     def report(self, spec: dict, path: str, ids: set[str], order: int) -> list[Report]:
+        quick = self._quick_report(spec, ids, order)
+        return [quick] if quick is not None else self._checked_report(spec, path, ids, order)
+
+    def _quick_report(self, spec: dict, ids: set[str], order: int) -> Report | None:
+        """The common case without building problem paths: a report of a known party whose time
+        was seen before in this document; None sends it through the full checks."""
+        t = self._times.get(spec["t"]) if isinstance(spec["t"], str) else None
+        track = spec["id"]
+        if (t is None or (self.start is not None and t < self.start) or (self.end is not None and t >= self.end)
+                or spec["party"] not in ids or type(track) is not str or not track or track.split() != [track]):
+            return None
+        lon, lat = spec["lon"], spec["lat"]
+        speed, course = spec.get("speed_mps"), spec.get("course_deg")
+        if (not (-180 <= lon <= 180 and -90 <= lat <= 90) or (speed is not None and speed < 0)
+                or (course is not None and not 0 <= course <= 360)):
+            return None
+        alt, climb = spec.get("alt_m"), spec.get("climb_mps")
+        return Report(t, track, spec["party"], float(lon), float(lat),
+                      None if alt is None else float(alt), None if speed is None else float(speed),
+                      None if course is None else float(course), None if climb is None else float(climb), order)
+
+    def _checked_report(self, spec: dict, path: str, ids: set[str], order: int) -> list[Report]:
         before = len(self.problems)
         t = self.command_time(spec["t"], f"{path}.t")
         if spec["party"] not in ids:
