@@ -23,7 +23,6 @@ samples: ``pip install -e '.[test]' && pip install --no-deps traffic==2.13``).
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from geographiclib.geodesic import Geodesic
 
 from deconfliction import AltitudeBand, Circle, Engine, Party, Policy, Report, Zone, ZoneKind
-from deconfliction.formats.adsb import FOOT_M, party_by_airline, read_adsb_sample
+from deconfliction.formats.adsb import FOOT_M, party_by_airline, read_adsb_sample, traffic_samples_dir
 
 POLICY = Policy(perimeter_m=2000.0, separation_m=5556.0, vertical_m=300.0, lookahead_s=120.0,
                 track_timeout_s=60.0)
@@ -58,10 +57,10 @@ END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def samples() -> Path:
-    spec = importlib.util.find_spec("traffic")  # locates the package without importing it
-    if spec is None or not spec.submodule_search_locations:
+    root = traffic_samples_dir()
+    if root is None:
         sys.exit("the traffic samples are missing: pip install --no-deps traffic==2.13")
-    return Path(spec.submodule_search_locations[0]) / "data" / "samples"
+    return root
 
 
 def zones() -> list[Zone]:

@@ -36,13 +36,11 @@ with shapely in longitude/latitude plus the closed altitude band.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from functools import cache
 from itertools import groupby
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,17 +51,9 @@ from shapely.geometry import LineString
 from deconfliction import Engine, Policy, Report
 
 
-def _samples() -> Path:
-    spec = importlib.util.find_spec("traffic")  # locates the package without importing it
-    root = None if spec is None or not spec.submodule_search_locations else (
-        Path(spec.submodule_search_locations[0]) / "data" / "samples")
-    if root is None or not (root / "collections" / "quickstart.json.gz").is_file():
-        pytest.skip("real ADS-B samples not installed (pip install --no-deps traffic==2.13)",
-                    allow_module_level=True)
-    return root
+from tests.realdata import samples_or_skip  # noqa: E402
 
-
-SAMPLES = _samples()
+SAMPLES = samples_or_skip()
 pd = pytest.importorskip("pandas", reason="pandas reads the ADS-B samples (pip install -e '.[test]')")
 from deconfliction.formats.adsb import read_airspace, reports_from_adsb
 

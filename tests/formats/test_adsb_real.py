@@ -1,7 +1,6 @@
 """The ADS-B converter on the real OpenSky Network samples shipped by ``traffic``: counts, units, order."""
 from __future__ import annotations
 
-import importlib.util
 import math
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -11,17 +10,9 @@ import numpy as np
 import pytest
 
 
-def _samples() -> Path:
-    spec = importlib.util.find_spec("traffic")  # locates the package without importing it
-    root = None if spec is None or not spec.submodule_search_locations else (
-        Path(spec.submodule_search_locations[0]) / "data" / "samples")
-    if root is None or not (root / "collections" / "quickstart.json.gz").is_file():
-        pytest.skip("real ADS-B samples not installed (pip install --no-deps traffic==2.13)",
-                    allow_module_level=True)
-    return root
+from tests.realdata import samples_or_skip  # noqa: E402
 
-
-SAMPLES = _samples()
+SAMPLES = samples_or_skip()
 pd = pytest.importorskip("pandas", reason="pandas reads the ADS-B samples (pip install -e '.[test]')")
 from deconfliction import Area, ScenarioError, ZoneKind  # noqa: E402
 from deconfliction.formats.adsb import (  # noqa: E402

@@ -16,6 +16,7 @@ heights above the WGS84 ellipsoid; do not mix them with zones or reports that ar
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -60,6 +61,18 @@ def party_per_aircraft(icao24: str, callsign: str | None) -> str:
     '3900fb'
     """
     return icao24
+
+
+def traffic_samples_dir() -> Path | None:
+    """The ``data/samples`` folder of the installed ``traffic`` package, or None when it is absent.
+
+    The package is located, never imported (its own dependencies need not be installed).
+    """
+    spec = importlib.util.find_spec("traffic")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(spec.submodule_search_locations[0]) / "data" / "samples"
+    return root if root.is_dir() else None
 
 
 def party_by_airline(icao24: str, callsign: str | None) -> str:
