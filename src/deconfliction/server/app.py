@@ -18,7 +18,7 @@ from ..engine.events import EventType
 from ..errors import DeconflictionError, ScenarioError
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, zone_visible
-from .commands import parse_items
+from .commands import UNTIMED, parse_items
 from .service import Service
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -281,7 +281,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
         own(spec, "from", viewer)
-        spec.setdefault("t", "1970-01-01T00:00:00Z")
+        spec.setdefault("t", UNTIMED)
         with service.ledger.lock:
             known = service.ledger.engine.channel.messages
             message_id = spec.get("id") or next(f"m{n}" for n in range(len(known) + 1, 2 * len(known) + 3)
@@ -293,7 +293,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         parse_items(service.ledger.engine, "messages", [spec], _refs(service, viewer))
         command = {"type": "message.send", "id": message_id, "from": viewer.party, "to": spec["to"],
                    "kind": spec["kind"], "text": spec.get("text", ""), "ref": spec.get("ref")}
-        answer = lambda events: (201, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
+        answer = with_events(201, message=message_id)
         return await write(command, answer, rid)
 
     @app.post("/v1/messages/{message_id:path}/ack", status_code=200)
@@ -302,7 +302,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         viewer, raw, _, rid = await begin(request, authorization, idempotency_key, parse=False)
         if message_id not in service.ledger.engine.channel.messages:
             raise ApiError(404, "not_found", f"no message {message_id!r}")
-        answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
+        answer = with_events(200, message=message_id)
         return await write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, rid)
 
     @app.post("/v1/messages/{message_id:path}/disown", status_code=200, openapi_extra={"requestBody": {
@@ -320,7 +320,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                            [{"path": "reason", "reason": "is required: a non-empty text"}])
         if message_id not in service.ledger.engine.channel.messages:
             raise ApiError(404, "not_found", f"no message {message_id!r}")
-        answer = lambda events: (200, {"message": message_id, "events": [e.to_dict() for e in events]})  # noqa: E731
+        answer = with_events(200, message=message_id)
         return await write({"type": "message.disown", "message": message_id, "by": viewer.party,
                             "reason": reason}, answer, rid)
 
@@ -332,13 +332,12 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         """A party suspends or resumes one of its own lines (``t`` may be left out: it is now)."""
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
-        spec.setdefault("t", "1970-01-01T00:00:00Z")
+        spec.setdefault("t", UNTIMED)
         parse_items(service.ledger.engine, "channel_events", [spec])
         if viewer.party not in spec["between"]:
             raise ApiError(403, "forbidden", "only a party on a line can suspend or resume it",
                            [{"path": "between", "reason": f"must include {viewer.party!r}"}])
-        answer = lambda events: (200, {"between": sorted(spec["between"]),  # noqa: E731
-                                       "events": [e.to_dict() for e in events]})
+        answer = with_events(200, between=sorted(spec["between"]))
         return await write({"type": "channel.set", "between": spec["between"], "state": spec["state"]}, answer, rid)
 
     @app.post("/v1/incidents", status_code=201, openapi_extra=_schema("incidents"))
@@ -347,11 +346,11 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
         own(spec, "reporter", viewer)
-        spec["t"] = "1970-01-01T00:00:00Z"
+        spec["t"] = UNTIMED
         parse_items(service.ledger.engine, "incidents", [spec])
         if spec["id"] in service.ledger.engine.incidents:
             raise ApiError(409, "duplicate", f"incident id {spec['id']!r} is already used")
-        answer = lambda events: (201, {"incident": spec["id"], "events": [e.to_dict() for e in events]})  # noqa: E731
+        answer = with_events(201, incident=spec["id"])
         return await write({"type": "incident.report", "incident": spec}, answer, rid)
 
     # -- the log ------------------------------------------------------------------------------
@@ -438,6 +437,11 @@ def _visible(service: Service, event: dict, viewer: Viewer) -> bool:
 
 def _sse(event: dict) -> str:
     return f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def with_events(status: int, **fields):
+    """An answer builder: the given fields and every event the command caused."""
+    return lambda events: (status, {**fields, "events": [e.to_dict() for e in events]})
 
 
 def _conflicts(events) -> list[dict]:

@@ -16,7 +16,8 @@ from ..engine.model import Incident, Party
 from ..errors import DeconflictionError, Problem, ScenarioError
 from ..formats.scenario import Scenario, parse_scenario
 
-_EPOCH = "1970-01-01T00:00:00Z"
+UNTIMED = "1970-01-01T00:00:00Z"
+"""The time put on request items that carry none: the engine stamps commands with its clock."""
 
 
 def _policy_spec(engine: Engine) -> dict:
@@ -30,7 +31,7 @@ def parse_items(engine: Engine, section: str, items: list[Any], extra: dict | No
 
     ``items`` go into the scenario section ``section`` (zones, operations, tracks, messages, incidents).
     """
-    doc = {"scenario": 1, "start": _EPOCH, "policy": _policy_spec(engine),
+    doc = {"scenario": 1, "start": UNTIMED, "policy": _policy_spec(engine),
            "parties": [{"id": p.id, "channels": list(p.channels)} for p in engine.parties.values()],
            section: items, **(extra or {})}
     try:
@@ -99,7 +100,7 @@ def _disown(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 
 def _incident(engine: Engine, c: dict, t: datetime) -> list[Event]:
-    spec = {**c["incident"], "t": _EPOCH}
+    spec = {**c["incident"], "t": UNTIMED}
     [report] = parse_items(engine, "incidents", [spec]).commands
     incident: Incident = report.incident
     return engine.report_incident(t, incident)
