@@ -6,20 +6,27 @@ import hashlib
 from datetime import timedelta
 import json
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..engine.events import EventType
+from ..engine.events import EventType, format_time
+from ..engine.strategic import conflicts_with_zones
 from ..errors import DeconflictionError, ScenarioError
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, zone_visible
 from .commands import UNTIMED, parse_items
 from .service import Service
+from .units import UnitView
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+"""The operations picture: a static page (no build step) served at ``/``, its files under ``/web``."""
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of the service's clock a position report may be dated (clocks drift)."""
@@ -92,6 +99,12 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                   description="Parties declare zones and plans and report positions; the service detects conflicts, "
                               "warns over the agreed lines and keeps a signed record. A notification is not a permission.")
     app.state.service = service
+    unit_view = UnitView(service.ledger)
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     @app.exception_handler(Replayed)
     async def _replayed(request: Request, exc: Replayed):
@@ -179,15 +192,21 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         return body
 
     # -- declarations -------------------------------------------------------------------------
-    @app.post("/v1/zones", status_code=201, openapi_extra=_schema("zones"))
+    @app.post("/v1/zones", status_code=201, openapi_extra=_schema("zones"),
+              responses={200: {"description": "a dry run: the conflicts, nothing saved"}})
     async def post_zone(request: Request, authorization: str | None = Header(None),
-                        idempotency_key: str | None = Header(None)):
+                        idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = require_object(body)
-        parse_items(service.ledger.engine, "zones", [spec])
+        [zone] = parse_items(service.ledger.engine, "zones", [spec]).zones
         if viewer.party not in spec.get("parties", []):
             raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
                            [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
+        if dry_run:
+            with service.ledger.lock:
+                found = [c for op in service.ledger.engine.operations.values()
+                         for c in conflicts_with_zones(op, [zone])]
+            return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": [_dry(c) for c in found]})
         conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": _conflicts(events)})  # noqa: E731
         return await write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, rid)
 
@@ -212,9 +231,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if dry_run:
             with service.ledger.lock:
                 found = service.ledger.engine.check_operation(op)
-            return JSONResponse({"operation": op.id, "recorded": False, "conflicts": [
-                {"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
-                 "parties": list(c.parties)} for c in found]}, status_code=200)
+            return JSONResponse({"operation": op.id, "recorded": False, "conflicts": [_dry(c) for c in found]},
+                                status_code=200)
         answer = lambda events: (201, {"operation": op.id, "recorded": True, "conflicts": _conflicts(events)})  # noqa: E731
         return await write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid)
 
@@ -243,6 +261,24 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                     else:
                         seen["conflicts_with"] = sorted(set(seen["conflicts_with"]) | mine)
         return out
+
+    @app.get("/v1/me")
+    def get_me(authorization: str | None = Header(None)):
+        """The caller's party: id, name, lines, and whether it is a coordinator."""
+        viewer = viewer_of(authorization)
+        with service.ledger.lock:
+            parties = service.ledger.engine.parties
+            me = parties.get(viewer.party)
+            lines = set(me.channels if me else ()) | {p.id for p in parties.values() if viewer.party in p.channels}
+            return {"party": viewer.party, "name": me.name if me else "", "coordinator": viewer.coordinator,
+                    "channels": sorted(lines)}
+
+    @app.get("/v1/units")
+    def get_units(authorization: str | None = Header(None)):
+        """The caller's units, and other parties' units while they concern the caller's zones or
+        units; each with its latest position and a short trail (oldest first)."""
+        viewer = viewer_of(authorization)
+        return unit_view.units(viewer.party, service.clock())
 
     # -- reports and messages -----------------------------------------------------------------
     @app.post("/v1/positions", status_code=202, openapi_extra={"requestBody": {"required": True, "content": {
@@ -425,7 +461,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
 
     @app.get("/v1/health")
     def health():
-        return {"status": "ok", "entries": len(service.ledger.entries)}
+        return {"status": "ok", "entries": len(service.ledger.entries), "time": format_time(service.clock())}
 
     return app
 
@@ -442,6 +478,13 @@ def _sse(event: dict) -> str:
 def with_events(status: int, **fields):
     """An answer builder: the given fields and every event the command caused."""
     return lambda events: (status, {**fields, "events": [e.to_dict() for e in events]})
+
+
+def _dry(c) -> dict:
+    """A conflict found by a dry run, in the shape of the plan.conflict event it would cause."""
+    w = c.window
+    return {"operation": c.operation, "other": c.other, "other_kind": c.other_kind, "parties": list(c.parties),
+            "window": {"start": w.start and format_time(w.start), "end": w.end and format_time(w.end)}}
 
 
 def _conflicts(events) -> list[dict]:
