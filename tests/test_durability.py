@@ -12,6 +12,7 @@ import pytest
 
 from deconfliction.cli import main
 from deconfliction.log.store import open_store
+from deconfliction.server.commands import position_reports
 
 
 def free_port() -> int:
@@ -89,7 +90,7 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path, capsys):
     store = open_store(db)
     commands = [e.body for e in store.entries() if e.kind == "command"]
     store.close()
-    stored_times = {c["reports"][0]["t"] for c in commands if c["type"] == "positions"}
+    stored_times = {position_reports(c)[0]["t"] for c in commands if c["type"] == "positions"}
     assert set(acked_batches) <= stored_times
     stored_messages = {c["id"] for c in commands if c["type"] == "message.send"}
     assert set(acked_messages) <= stored_messages

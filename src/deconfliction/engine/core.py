@@ -1,7 +1,6 @@
 """The Engine: takes timestamped commands, returns events. No clock, no I/O, no threads."""
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -15,7 +14,8 @@ from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
 from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
-from .tactical import ProximityWatch, TrackState, ZoneWatch, velocity_from
+from .tactical import Previous, ProximityWatch, ZoneWatch, velocities
+from .tracks import ReportBatch, TrackTable
 
 _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
             EventType.ZONE_CROSSED: "has crossed"}
@@ -33,7 +33,7 @@ class Engine:
         self.parties: dict[str, Party] = {p.id: p for p in parties}
         self.zones: dict[str, Zone] = {}
         self.operations: dict[str, Operation] = {}
-        self.tracks: dict[str, TrackState] = {}
+        self.tracks = TrackTable()
         self.stats: Counter[str] = Counter()
         self._seq = 0
         self._index: ZoneIndex | None = None
@@ -178,39 +178,40 @@ class Engine:
         return self._warn(t, f"{episode}/{self._episodes[episode]}", sender, party, text, zone.id, cause)
 
     # -- reports ------------------------------------------------------------------------------
-    def report(self, t: datetime, reports: Sequence[Report]) -> list[Event]:
-        """Apply position reports that all carry time ``t``; returns the detections they cause.
+    def report(self, t: datetime, reports: Sequence[Report] | ReportBatch) -> list[Event]:
+        """Apply position reports at time ``t``; returns the detections they cause.
 
-        A report not later than the unit's previous one, or naming another party than the
-        unit's first report did, is ignored and counted in ``stats`` rather than applied.
+        A report not later than the unit's previous one (or a second report of a unit in the same
+        batch), or naming another party than the unit's first report did, is ignored and counted
+        in ``stats`` rather than applied. ``reports`` may be a :class:`ReportBatch` (columns).
         """
         out = self.advance(t)
-        batch: list[Report] = []
-        previous: list[TrackState | None] = []
-        seen: set[str] = set()
-        for r in reports:
-            prev = self.tracks.get(r.track)
-            if r.track in seen or (prev is not None and r.t <= prev.t):
-                self.stats["reports.out_of_order"] += 1
-                continue
-            if prev is not None and prev.party != r.party:
-                self.stats["reports.party_mismatch"] += 1
-                continue
-            seen.add(r.track)
-            batch.append(r)
-            previous.append(prev)
+        batch = reports if isinstance(reports, ReportBatch) else ReportBatch.of(reports)
+        if not len(batch):
+            return out
+        table = self.tracks
+        rows = table.slots(batch.ids)
+        party = np.fromiter(map(table.code, batch.parties), dtype=np.int64, count=len(batch))
+        keep = self._applicable(batch, rows, party)
+        if not keep.all():
+            index = np.flatnonzero(keep)
+            batch, rows, party = batch.take(index), rows[index], party[index]
         self.stats["reports.applied"] += len(batch)
+        if not len(batch):
+            return out
+        known = rows >= 0
+        prev_rows = np.where(known, rows, 0)
+        prev = Previous(known, table.t_us[prev_rows], table.lon[prev_rows], table.lat[prev_rows],
+                        table.alt_m[prev_rows])
         findings = []
         self._zone_watch.left = []
-        if batch and self.zones:
+        if self.zones:
             zones = list(self.zones.values())
-            findings += self._zone_watch.update(t, batch, previous, zones, self.index, self._bands(zones))
-        for r, prev in zip(batch, previous):
-            ve, vn, vu = velocity_from(r, prev)
-            alt = math.nan if r.alt_m is None else float(r.alt_m)
-            self.tracks[r.track] = TrackState(r.track, r.party, r.t, r.lon, r.lat, alt, ve, vn, vu)
-        if batch:
-            findings += self._proximity.update(t, self.tracks)
+            findings += self._zone_watch.update(t, batch, prev, zones, self.index, self._bands(zones))
+        ve, vn, vu = velocities(batch, prev)
+        table.put(table.slots(batch.ids, create=True), party, batch.t_us, batch.lon, batch.lat, batch.alt_m,
+                  ve, vn, vu)
+        findings += self._proximity.update(t, table)
         for kind, fields in findings:
             event = self._event(t, kind, fields)
             out.append(event)
@@ -222,6 +223,25 @@ class Engine:
             reason = f"{track} is clear of zone {zone_id} and its band"
             out += self._emit(t, self.channel.cause_ended(t, f"cause:{episode}/{self._episodes[episode]}", reason))
         return out
+
+    def _applicable(self, batch: ReportBatch, rows: np.ndarray, party: np.ndarray) -> np.ndarray:
+        """Which reports apply: later than the unit's last one, first of the unit in the batch, same party."""
+        table = self.tracks
+        known = rows >= 0
+        safe = np.where(known, rows, 0)
+        late = known & (batch.t_us <= table.t_us[safe])
+        mismatch = known & ~late & (party != table.party[safe])
+        if len(set(batch.ids)) != len(batch):  # a unit twice in one batch: only its first report counts
+            seen: set[str] = set()
+            late = late.copy()
+            for i, track in enumerate(batch.ids):
+                if track in seen:
+                    late[i], mismatch[i] = True, False
+                elif not late[i] and not mismatch[i]:
+                    seen.add(track)
+        self.stats["reports.out_of_order"] += int(late.sum())
+        self.stats["reports.party_mismatch"] += int(mismatch.sum())
+        return ~(late | mismatch)
 
     # -- messages, acknowledgements, incidents ---------------------------------------------------
     def send(self, t: datetime, message_id: str, sender: str, to: str, kind: str, text: str = "",

@@ -12,7 +12,8 @@ from ..geo.cpa import closest_approaches
 from ..geo.wgs84 import metres_per_degree
 from ..geo.zones import ZoneIndex
 from .events import EventType
-from .model import Policy, Report, Zone
+from .model import Policy, Zone
+from .tracks import ReportBatch, TrackTable, from_us, to_us
 
 OUT, BAND, INSIDE = 0, 1, 2
 
@@ -20,36 +21,35 @@ Finding = tuple[EventType, dict]
 
 
 @dataclass(slots=True)
-class TrackState:
-    """The last applied report of a unit, with its velocity (m/s east, north, up)."""
+class Previous:
+    """For each report of a batch, the unit's last applied report (where ``known``)."""
 
-    track: str
-    party: str
-    t: datetime
-    lon: float
-    lat: float
-    alt_m: float
-    v_east_mps: float = 0.0
-    v_north_mps: float = 0.0
-    v_up_mps: float = 0.0
+    known: np.ndarray
+    t_us: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    alt_m: np.ndarray
 
 
-def velocity_from(report: Report, previous: TrackState | None) -> tuple[float, float, float]:
-    """Velocity from the report's speed and course, else from the previous report, else at rest."""
-    alt = math.nan if report.alt_m is None else report.alt_m
-    dt = (report.t - previous.t).total_seconds() if previous is not None else 0.0
-    if report.climb_mps is not None:
-        v_up = report.climb_mps
-    else:
-        v_up = (alt - previous.alt_m) / dt if dt > 0 and not math.isnan(alt - previous.alt_m) else 0.0
-    if report.speed_mps is not None and report.course_deg is not None:
-        c = math.radians(report.course_deg)
-        return report.speed_mps * math.sin(c), report.speed_mps * math.cos(c), v_up
-    if previous is None or dt <= 0:
-        return 0.0, 0.0, v_up
-    kx, ky = metres_per_degree((report.lat + previous.lat) / 2)
-    dlon = (report.lon - previous.lon + 180.0) % 360.0 - 180.0
-    return float(dlon * kx / dt), float((report.lat - previous.lat) * ky / dt), v_up
+def velocities(batch: ReportBatch, prev: Previous) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Velocity (m/s east, north, up) of each report: from its speed and course, else from the unit's
+    previous report, else at rest; vertical from its climb rate, else from the last two altitudes."""
+    dt = np.where(prev.known, (batch.t_us - prev.t_us) / 1e6, 0.0)
+    moving = dt > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        climb_from_alt = np.where(moving, (batch.alt_m - prev.alt_m) / dt, 0.0)
+        v_up = np.where(np.isnan(batch.climb_mps), np.where(np.isnan(climb_from_alt), 0.0, climb_from_alt),
+                        batch.climb_mps)
+        kx, ky = metres_per_degree((batch.lat + prev.lat) / 2)
+        dlon = (batch.lon - prev.lon + 180.0) % 360.0 - 180.0
+        ve = np.where(moving, dlon * kx / dt, 0.0)
+        vn = np.where(moving, (batch.lat - prev.lat) * ky / dt, 0.0)
+    told = ~np.isnan(batch.speed_mps) & ~np.isnan(batch.course_deg)
+    if told.any():
+        c = np.radians(batch.course_deg)
+        ve = np.where(told, batch.speed_mps * np.sin(c), ve)
+        vn = np.where(told, batch.speed_mps * np.cos(c), vn)
+    return ve, vn, v_up
 
 
 class ZoneWatch:
@@ -60,76 +60,78 @@ class ZoneWatch:
         self.left: list[tuple[str, str]] = []
         """(track, zone id) episodes that the last update ended: the unit is clear of zone and band."""
 
-    def update(
-        self, t: datetime, batch: Sequence[Report], previous: Sequence[TrackState | None],
-        zones: Sequence[Zone], index: ZoneIndex, bands_m: np.ndarray,
-    ) -> list[Finding]:
-        """Findings for a batch of reports, all at time ``t``, in input order then zone order."""
+    def update(self, t: datetime, batch: ReportBatch, prev: Previous, zones: Sequence[Zone], index: ZoneIndex,
+               bands_m: np.ndarray) -> list[Finding]:
+        """Findings for a batch of reports (at most one per unit), in input order then zone order."""
         if not zones:
             return []
         self.left = []
         new = self._classify(t, batch, zones, index)
-        crossed = self._crossings(t, batch, previous, zones, index)
+        crossed = self._crossings(t, batch, prev, zones, index)
+        candidates = set(new) | set(crossed)
+        if self.state:
+            where = {track: i for i, track in enumerate(batch.ids)}
+            candidates.update(i for track in self.state if (i := where.get(track)) is not None)
         findings: list[Finding] = []
-        for i, report in enumerate(batch):
-            old = self.state.get(report.track, {})
+        for i in sorted(candidates):
+            track = batch.ids[i]
+            old = self.state.get(track, {})
             now = new.get(i, {})
-            for z in sorted(set(old) | set(now) | crossed.get(i, set())):
-                kind = _transition(old.get(z, OUT), now.get(z, OUT), z in crossed.get(i, set()))
+            cross = crossed.get(i, set())
+            for z in sorted(set(old) | set(now) | cross):
+                kind = _transition(old.get(z, OUT), now.get(z, OUT), z in cross)
                 if kind is not None:
-                    fields = {"zone": zones[z].id, "track": report.track, "party": report.party,
-                              "lon": round(report.lon, 6), "lat": round(report.lat, 6)}
+                    fields = {"zone": zones[z].id, "track": track, "party": batch.parties[i],
+                              "lon": round(float(batch.lon[i]), 6), "lat": round(float(batch.lat[i]), 6)}
                     findings.append((kind, fields))
                 if now.get(z, OUT) == OUT and (old.get(z, OUT) != OUT or kind == EventType.ZONE_CROSSED):
-                    self.left.append((report.track, zones[z].id))
+                    self.left.append((track, zones[z].id))
             if now:
-                self.state[report.track] = now
+                self.state[track] = now
             else:
-                self.state.pop(report.track, None)
+                self.state.pop(track, None)
         return findings
 
-    def _classify(self, t, batch, zones, index) -> dict[int, dict[int, int]]:
-        lon = np.array([r.lon for r in batch])
-        lat = np.array([r.lat for r in batch])
-        hits = index.query(lon, lat)
+    def _classify(self, t, batch: ReportBatch, zones, index) -> dict[int, dict[int, int]]:
+        hits = index.query(batch.lon, batch.lat)
         new: dict[int, dict[int, int]] = {}
         for p, z, inside in zip(hits.point.tolist(), hits.zone.tolist(), hits.inside.tolist()):
-            zone, report = zones[z], batch[p]
-            if report.party in zone.allowed or not zone.window.contains(t):
+            zone = zones[z]
+            if batch.parties[p] in zone.allowed or not zone.window.contains(t):
                 continue
-            if not zone.altitude.contains(report.alt_m):
+            if not zone.altitude.contains(float(batch.alt_m[p])):
                 continue
             new.setdefault(p, {})[z] = INSIDE if inside else BAND
         return new
 
-    def _crossings(self, t, batch, previous, zones, index) -> dict[int, set[int]]:
+    def _crossings(self, t, batch: ReportBatch, prev: Previous, zones, index) -> dict[int, set[int]]:
         """Zones whose inside a straight segment between two consecutive reports passes through."""
-        moved = [i for i, prev in enumerate(previous) if prev is not None]
-        if not moved:
+        moved = np.flatnonzero(prev.known)
+        if not len(moved):
             return {}
-        a = np.array([[previous[i].lon, previous[i].lat] for i in moved])
-        b = np.array([[batch[i].lon, batch[i].lat] for i in moved])
-        box_i, zone_i = index.zones_near_boxes(
-            np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
-            np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1]),
-        )
+        ax, ay, bx, by = prev.lon[moved], prev.lat[moved], batch.lon[moved], batch.lat[moved]
+        box_i, zone_i = index.zones_near_boxes(np.minimum(ax, bx), np.minimum(ay, by),
+                                               np.maximum(ax, bx), np.maximum(ay, by))
         out: dict[int, set[int]] = {}
         for k, z in zip(box_i.tolist(), zone_i.tolist()):
-            i = moved[k]
-            report, prev, zone = batch[i], previous[i], zones[z]
-            if report.party in zone.allowed:
+            i = int(moved[k])
+            zone, track = zones[z], batch.ids[i]
+            if batch.parties[i] in zone.allowed:
                 continue
-            if self.state.get(report.track, {}).get(z) == INSIDE:
+            if self.state.get(track, {}).get(z) == INSIDE:
                 continue
-            if not zone.window.overlaps_span(prev.t, t) or not _altitude_span_meets(zone, prev, report):
+            if not zone.window.overlaps_span(from_us(prev.t_us[i]), t):
                 continue
-            if zone.shape.segment_min_distance_m(prev.lon, prev.lat, report.lon, report.lat) == 0.0:
+            if not _altitude_span_meets(zone, float(prev.alt_m[i]), float(batch.alt_m[i])):
+                continue
+            if zone.shape.segment_min_distance_m(float(prev.lon[i]), float(prev.lat[i]), float(batch.lon[i]),
+                                                 float(batch.lat[i])) == 0.0:
                 out.setdefault(i, set()).add(z)
         return out
 
 
-def _altitude_span_meets(zone: Zone, prev: TrackState, report: Report) -> bool:
-    alts = [a for a in (prev.alt_m, report.alt_m) if a is not None and not math.isnan(a)]
+def _altitude_span_meets(zone: Zone, before_m: float, after_m: float) -> bool:
+    alts = [a for a in (before_m, after_m) if not math.isnan(a)]
     if len(alts) < 2:
         return True
     return zone.altitude.contains(min(alts)) or zone.altitude.contains(max(alts)) or (
@@ -157,14 +159,15 @@ class ProximityWatch:
         self.encounters: dict[tuple[str, str], EventType] = {}
         self.clear_since: dict[tuple[str, str], datetime] = {}
 
-    def update(self, t: datetime, tracks: dict[str, TrackState]) -> list[Finding]:
+    def update(self, t: datetime, tracks: TrackTable) -> list[Finding]:
         p = self.policy
-        horizon = t - timedelta(seconds=p.track_timeout_s)
-        active = sorted((s for s in tracks.values() if s.t >= horizon), key=lambda s: s.track)
-        live = {s.track for s in active}
+        horizon = to_us(t - timedelta(seconds=p.track_timeout_s))
+        rows = tracks.sorted_rows()
+        active = rows[tracks.t_us[rows] >= horizon]
         current: dict[tuple[str, str], tuple[EventType, dict]] = {}
-        if len({s.party for s in active}) >= 2:  # units of one party are never compared
-            current = self._conflicts(t, active)
+        codes = tracks.party[active]
+        if len(active) and codes.min() != codes.max():  # units of one party are never compared
+            current = self._conflicts(t, tracks, active)
         findings: list[Finding] = []
         for pair in sorted(current):
             kind, fields = current[pair]
@@ -173,37 +176,36 @@ class ProximityWatch:
                 findings.append((kind, fields))
                 self.encounters[pair] = kind
         gap = timedelta(seconds=p.encounter_gap_s)
+
+        def live(track: str) -> bool:
+            return tracks.t_us[tracks.slot[track]] >= horizon
+
         for pair in list(self.encounters):
             if pair in current:
                 self.clear_since.pop(pair, None)
-            elif t - self.clear_since.setdefault(pair, t) >= gap or pair[0] not in live or pair[1] not in live:
+            elif t - self.clear_since.setdefault(pair, t) >= gap or not live(pair[0]) or not live(pair[1]):
                 # clear long enough (noise in one report does not end an encounter)
                 del self.encounters[pair]
                 del self.clear_since[pair]
         return findings
 
-    def _conflicts(self, t: datetime, active: list[TrackState]) -> dict:
+    def _conflicts(self, t: datetime, tracks: TrackTable, active: np.ndarray) -> dict:
         p = self.policy
-        dt = np.array([(t - s.t).total_seconds() for s in active])
-        lon = np.array([s.lon for s in active])
-        lat = np.array([s.lat for s in active])
-        ve = np.array([s.v_east_mps for s in active])
-        vn = np.array([s.v_north_mps for s in active])
-        vu = np.array([s.v_up_mps for s in active])
-        alt = np.array([s.alt_m for s in active]) + vu * dt
+        dt = (to_us(t) - tracks.t_us[active]) / 1e6
+        lon, lat = tracks.lon[active], tracks.lat[active]
+        ve, vn, vu = tracks.v_east[active], tracks.v_north[active], tracks.v_up[active]
+        alt = tracks.alt_m[active] + vu * dt
         kx, ky = metres_per_degree(lat)
         lon, lat = lon + ve * dt / kx, lat + vn * dt / ky
-        parties = sorted({s.party for s in active})
-        groups = np.array([parties.index(s.party) for s in active])
         enc = closest_approaches(lon, lat, alt, ve, vn, vu, lookahead_s=p.lookahead_s,
-                                 separation_m=p.separation_m, vertical_m=p.vertical_m, groups=groups)
+                                 separation_m=p.separation_m, vertical_m=p.vertical_m, groups=tracks.party[active])
         out = {}
         for k in range(len(enc)):
-            a, b = active[int(enc.i[k])], active[int(enc.j[k])]
-            names = (a.track, b.track)
+            a, b = int(active[int(enc.i[k])]), int(active[int(enc.j[k])])
+            names = (tracks.ids[a], tracks.ids[b])
             vnow = float(enc.vertical_now_m[k])
             lost = enc.distance_m[k] < p.separation_m and (math.isnan(vnow) or vnow < p.vertical_m)
-            base = {"tracks": list(names), "parties": [a.party, b.party]}
+            base = {"tracks": list(names), "parties": [tracks.parties[tracks.party[a]], tracks.parties[tracks.party[b]]]}
             if lost:
                 out[names] = (EventType.SEPARATION_LOST, {**base, "distance_m": _m(enc.distance_m[k]),
                                                            "vertical_m": _m(vnow)})

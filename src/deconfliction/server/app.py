@@ -13,15 +13,18 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+import numpy as np
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine.events import EventType, format_time
 from ..engine.strategic import conflicts_with_zones
+from ..engine.tracks import from_us, to_us
 from ..errors import DeconflictionError, ScenarioError
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, zone_visible
-from .commands import UNTIMED, parse_items
+from ..log.ledger import parse_t
+from .commands import UNTIMED, decode_reports, parse_items, position_batches
 from .service import Service
 from .units import UnitView
 
@@ -287,29 +290,43 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                                             "items": SCENARIO_SCHEMA["properties"]["tracks"]["items"]["else"]}}}}})
     async def post_positions(request: Request, authorization: str | None = Header(None),
                              idempotency_key: str | None = Header(None)):
-        viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
+        viewer, raw, _, rid = await begin(request, authorization, idempotency_key, parse=False)
+        ndjson = request.headers.get("content-type", "").startswith("application/x-ndjson")
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            body = decode_reports(text, ndjson)
+        except (ValueError, RecursionError) as exc:
+            what = "a line is" if ndjson else "the body is"
+            raise ApiError(400, "invalid_json", f"{what} not JSON: {exc}") from None
         if not isinstance(body, list):
             raise ApiError(422, "invalid_scenario", "the body must be a JSON array of reports (or NDJSON)",
                            [{"path": "", "reason": "must be a list"}])
-        reports = [dict(r) if isinstance(r, dict) else r for r in body]
-        for i, r in enumerate(reports):
-            if isinstance(r, dict):
-                own(r, "party", viewer, f"[{i}].party")
-        prepared = parse_items(service.ledger.engine, "tracks", reports)
-        horizon = service.clock() + FUTURE_TOLERANCE
-        for r in prepared.reports:
-            if r.t > horizon:  # would make the unit's later, correctly dated reports look out of order
-                raise ApiError(422, "invalid_scenario", "a report is dated in the future",
-                               [{"path": f"[{r.order}].t", "reason": f"is more than "
-                                 f"{int(FUTURE_TOLERANCE.total_seconds())} s ahead of the service's clock"}])
+        for i, r in enumerate(body):
+            if isinstance(r, dict) and r.get("party", viewer.party) != viewer.party:
+                own(dict(r), "party", viewer, f"[{i}].party")
         engine = service.ledger.engine
-        for i, r in enumerate(reports):
-            owner = engine.tracks.get(str(r["id"]))
-            if owner is not None and owner.party != viewer.party:
+        try:
+            prepared = position_batches(engine, viewer.party, body)
+        except RecursionError:
+            raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+        horizon = to_us(service.clock() + FUTURE_TOLERANCE)
+        if max((int(b.t_us.max()) for b in prepared), default=0) > horizon:  # would make later, correct reports look out of order
+            late = next(i for i, r in enumerate(body) if parse_t(r["t"]) > from_us(horizon))
+            raise ApiError(422, "invalid_scenario", "a report is dated in the future",
+                           [{"path": f"[{late}].t", "reason": f"is more than "
+                             f"{int(FUTURE_TOLERANCE.total_seconds())} s ahead of the service's clock"}])
+        mine = engine.tracks.code_of(viewer.party)
+        for b in prepared:
+            rows = engine.tracks.slots(b.ids)
+            known = rows >= 0
+            if (engine.tracks.party[rows[known]] != mine).any():
+                track = b.ids[int(np.flatnonzero(known)[engine.tracks.party[rows[known]] != mine][0])]
+                i = next(i for i, r in enumerate(body) if r["id"] == track)
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
-                               [{"path": f"[{i}].id", "reason": f"track {r['id']!r} is another party's"}])
-        answer = lambda events: (202, {"received": len(reports), "events": len(events)})  # noqa: E731
-        return await write({"type": "positions", "party": viewer.party, "reports": reports}, answer, rid, prepared)
+                               [{"path": f"[{i}].id", "reason": f"track {track!r} is another party's"}])
+        answer = lambda events: (202, {"received": len(body), "events": len(events)})  # noqa: E731
+        command = {"type": "positions", "party": viewer.party, "format": "ndjson" if ndjson else "json", "body": text}
+        return await write(command, answer, rid, prepared)
 
     @app.post("/v1/messages", status_code=201, openapi_extra=_schema("messages"))
     async def post_message(request: Request, authorization: str | None = Header(None),

@@ -5,19 +5,25 @@ engine gives the same events, which is how the service rebuilds its state from i
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timezone
 from itertools import groupby
 from typing import Any
+
+import orjson
 
 from ..engine.core import Engine
 from ..engine.events import Event
 from ..engine.model import Incident, Party
+from ..engine.tracks import ReportBatch
 from ..errors import DeconflictionError, Problem, ScenarioError
+from ..formats.batch import plain_batch
 from ..formats.scenario import Scenario, parse_scenario
 
 UNTIMED = "1970-01-01T00:00:00Z"
 """The time put on request items that carry none: the engine stamps commands with its clock."""
+_UNTIMED_AT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _policy_spec(engine: Engine) -> dict:
@@ -47,18 +53,18 @@ def _relative(path: str, section: str) -> str:
     return path
 
 
-def apply(engine: Engine, command: dict, t: datetime, prepared: Scenario | None = None) -> list[Event]:
+def apply(engine: Engine, command: dict, t: datetime, prepared: list[ReportBatch] | None = None) -> list[Event]:
     """Apply one logged command at time ``t``; raises DeconflictionError for commands the engine refuses.
 
-    ``prepared``: the command's items already validated at the edge (so a live request is parsed
-    once); a replay of the log parses them again.
+    ``prepared``: a positions command's reports already validated at the edge (so a live request
+    is parsed once); a replay of the log parses them again.
     """
     kind = command["type"]
     handler = _HANDLERS.get(kind)
     if handler is None:
         raise DeconflictionError(f"unknown command {kind!r}")
     if prepared is not None and kind == "positions":
-        return _report(engine, prepared.reports, t)
+        return _report(engine, prepared, t)
     return handler(engine, command, t)
 
 
@@ -76,14 +82,51 @@ def _operation(engine: Engine, c: dict, t: datetime) -> list[Event]:
     return engine.declare_operation(op, t)
 
 
+def decode_reports(text: str, ndjson: bool) -> Any:
+    """A body of position reports: a JSON array, or NDJSON (one report per line).
+
+    Raises ValueError (or RecursionError) when it is not JSON.
+    """
+    if ndjson:
+        return [_loads(line) for line in text.splitlines() if line.strip()]
+    return _loads(text)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)  # much faster on large batches
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # the reference answer for anything orjson refuses (e.g. NaN, to be named)
+
+
+def position_reports(command: dict) -> list:
+    """The report items of a logged positions command, each naming the command's party where it named none.
+
+    The command holds the request body as sent (``body``, ``format``), or (older logs) the items.
+    """
+    items = command["reports"] if "reports" in command else \
+        decode_reports(command["body"], command.get("format") == "ndjson")
+    return [{**r, "party": r.get("party", command["party"])} if isinstance(r, dict) else r for r in items]
+
+
+def position_batches(engine: Engine, party: str, items: list) -> list[ReportBatch]:
+    """Validated reports of ``party`` as batches of one time each, in time order (ScenarioError if invalid)."""
+    batches = plain_batch(items, party, _UNTIMED_AT)
+    if batches is not None:
+        return batches
+    items = [{**r, "party": r.get("party", party)} if isinstance(r, dict) else r for r in items]
+    reports = parse_items(engine, "tracks", items).reports
+    return [ReportBatch.of(list(group)) for _, group in groupby(reports, key=lambda r: r.t)]
+
+
 def _positions(engine: Engine, c: dict, t: datetime) -> list[Event]:
-    return _report(engine, parse_items(engine, "tracks", c["reports"]).reports, t)
+    return _report(engine, position_batches(engine, c["party"], position_reports(c)), t)
 
 
-def _report(engine: Engine, reports, t: datetime) -> list[Event]:
+def _report(engine: Engine, batches: list[ReportBatch], t: datetime) -> list[Event]:
     events: list[Event] = []
-    for _, group in groupby(reports, key=lambda r: r.t):
-        events += engine.report(t, list(group))
+    for batch in batches:
+        events += engine.report(t, batch)
     return events
 
 
