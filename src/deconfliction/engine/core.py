@@ -191,7 +191,7 @@ class Engine:
             return out
         table = self.tracks
         rows = table.slots(batch.ids)
-        party = np.fromiter(map(table.code, batch.parties), dtype=np.int64, count=len(batch))
+        party = table.codes(batch.parties)
         keep = self._applicable(batch, rows, party)
         if not keep.all():
             index = np.flatnonzero(keep)
@@ -209,7 +209,7 @@ class Engine:
             zones = list(self.zones.values())
             findings += self._zone_watch.update(t, batch, prev, zones, self.index, self._bands(zones))
         ve, vn, vu = velocities(batch, prev)
-        table.put(table.slots(batch.ids, create=True), party, batch.t_us, batch.lon, batch.lat, batch.alt_m,
+        table.put(table.slots(batch.ids, create=True, rows=rows), party, batch.t_us, batch.lon, batch.lat, batch.alt_m,
                   ve, vn, vu)
         findings += self._proximity.update(t, table)
         for kind, fields in findings:

@@ -7,6 +7,7 @@ one Python object per report.
 from __future__ import annotations
 
 import bisect
+from itertools import repeat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -134,14 +135,25 @@ class TrackTable(Mapping[str, TrackState]):
             self.parties.append(party)
         return c
 
+    def codes(self, parties: Sequence[str]) -> np.ndarray:
+        """The codes of a column of party names."""
+        if len(set(parties)) == 1:
+            return np.full(len(parties), self.code(parties[0]), dtype=np.int64)
+        return np.fromiter(map(self.code, parties), dtype=np.int64, count=len(parties))
+
     def code_of(self, party: str) -> int:
         """The party's code, or -1 if no unit of it was ever applied (reads only)."""
         return self._party_code.get(party, -1)
 
-    def slots(self, ids: Sequence[str], create: bool = False) -> np.ndarray:
-        """Row of each id; -1 for unknown ids unless ``create``, which adds rows for them."""
-        get = self.slot.get
-        rows = np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+    def slots(self, ids: Sequence[str], create: bool = False, rows: np.ndarray | None = None) -> np.ndarray:
+        """Row of each id; -1 for unknown ids unless ``create``, which adds rows for them.
+
+        ``rows``: the ids' rows as looked up earlier (-1 where unknown), to fill in only the new ones.
+        """
+        if rows is None:
+            rows = np.fromiter(map(self.slot.get, ids, repeat(-1)), dtype=np.int64, count=len(ids))
+        else:
+            rows = rows.copy()
         if create and (rows < 0).any():
             for k in np.flatnonzero(rows < 0).tolist():
                 track = ids[k]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from operator import itemgetter, methodcaller
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,11 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> list[Repo
     present = set().union(*items)
     if not present <= _KEYS or any(k not in present for k in _REQUIRED):
         return None
-    columns = {k: [r.get(k) for r in items] for k in present}
-    if any(None in columns[k] for k in _REQUIRED):
+    try:
+        columns = {k: list(map(itemgetter(k), items)) for k in _REQUIRED}
+    except KeyError:  # a report without a required field
         return None
+    columns.update((k, list(map(methodcaller("get", k), items))) for k in present.difference(_REQUIRED))
     if "party" in columns and set(columns["party"]) != {party}:
         return None
     ids = columns["id"]

@@ -154,10 +154,21 @@ class ZoneIndex:
         return ZoneHits(point[keep], zone[keep], inside[keep])
 
     def zones_near_boxes(self, min_lon, min_lat, max_lon, max_lat) -> tuple[np.ndarray, np.ndarray]:
-        """(box index, zone index) pairs whose box meets the zone's extent with its band."""
-        if self._tree is None or len(np.atleast_1d(min_lon)) == 0:
+        """(box index, zone index) pairs whose box meets the zone's extent with its band, in box then zone order."""
+        min_lon, min_lat, max_lon, max_lat = (np.atleast_1d(np.asarray(a, dtype=float))
+                                              for a in (min_lon, min_lat, max_lon, max_lat))
+        if self._tree is None or len(min_lon) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        boxes = shapely.box(min_lon, min_lat, max_lon, max_lat)
-        box_i, zone_i = self._tree.query(np.atleast_1d(boxes))
+        b = self.bounds
+        # boxes clear of the extent of all zones together meet none (most boxes, most of the time)
+        near = np.flatnonzero((max_lon >= b[:, 0].min()) & (min_lon <= b[:, 2].max())
+                              & (max_lat >= b[:, 1].min()) & (min_lat <= b[:, 3].max()))
+        if len(near) * len(b) <= 1_000_000:  # few enough pairs to test every one at once
+            meets = ((max_lon[near, None] >= b[None, :, 0]) & (min_lon[near, None] <= b[None, :, 2])
+                     & (max_lat[near, None] >= b[None, :, 1]) & (min_lat[near, None] <= b[None, :, 3]))
+            box_i, zone_i = np.nonzero(meets)  # row-major: box then zone order
+            return near[box_i].astype(np.int64), zone_i.astype(np.int64)
+        boxes = shapely.box(min_lon[near], min_lat[near], max_lon[near], max_lat[near])
+        box_i, zone_i = self._tree.query(boxes)
         order = np.lexsort((zone_i, box_i))
-        return box_i[order], zone_i[order]
+        return near[box_i[order]].astype(np.int64), zone_i[order].astype(np.int64)

@@ -15,7 +15,7 @@ import orjson
 
 from ..engine.core import Engine
 from ..engine.events import Event
-from ..engine.model import Incident, Party
+from ..engine.model import Incident, Party, Policy
 from ..engine.tracks import ReportBatch
 from ..errors import DeconflictionError, Problem, ScenarioError
 from ..formats.batch import plain_batch
@@ -158,8 +158,25 @@ def _clock(engine: Engine, c: dict, t: datetime) -> list[Event]:
     return engine.advance(t, inclusive=True)
 
 
+def policy_command(policy: Policy) -> dict:
+    """The command that sets the rules of a log (``deconfliction demo`` plays a scenario with its own)."""
+    spec = asdict(policy)
+    spec["escalation"] = list(spec["escalation"])
+    return {"type": "policy.set", "policy": spec}
+
+
+def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    # only first in a log, so that a restart or `log verify` replays everything under the same rules
+    if engine.parties or engine.zones or engine.operations or sum(engine.stats.values()):
+        raise DeconflictionError("the policy can be set only before anything else is in the log")
+    spec = dict(c["policy"])
+    spec["escalation"] = tuple(spec.get("escalation", Policy().escalation))
+    engine.__init__(Policy(**spec))  # nothing was declared or reported: the same as a new engine with these rules
+    return []
+
+
 _HANDLERS = {
     "party.add": _party_add, "zone.declare": _zone, "operation.declare": _operation, "positions": _positions,
     "message.send": _message, "message.ack": _ack, "message.disown": _disown, "incident.report": _incident,
-    "channel.set": _channel, "clock": _clock,
+    "channel.set": _channel, "clock": _clock, "policy.set": _policy,
 }
