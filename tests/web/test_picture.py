@@ -1,0 +1,177 @@
+"""The operations picture in a real headless chromium, against a live service on a free port.
+
+The tests run in order on one service: the At Tanf zones are declared, a pro-regime convoy
+drives into the zone while the coalition watches, pro-regime acknowledges the warning, the UN
+draws a plan across the zone, and each party sees only the units that concern it.
+"""
+import re
+
+import pytest
+
+
+OUTSIDE = (37.75, 33.75)
+"""About 85 km north-west of the garrison: outside the zone and its 10 km band."""
+INSIDE = (38.20, 33.60)
+"""About 40 km from the garrison: inside the 55 km zone."""
+FAR = (37.00, 34.60)
+"""Far from every zone and unit: a UN convoy that concerns nobody else."""
+
+
+def expect():
+    from playwright.sync_api import expect as e
+    return e
+
+
+def unit_markers(page) -> list[str]:
+    """The titles of the unit symbols on the map ("ID (party), why, at time")."""
+    return page.locator(".leaflet-marker-icon.unit-icon").evaluate_all("els => els.map(e => e.title)")
+
+
+def no_page_errors(page) -> None:
+    assert page.errors == [], page.errors
+
+
+@pytest.fixture(scope="module", autouse=True)
+def zones(site):
+    site.declare(zones=["tanf", "rukban"])
+
+
+def test_a_unit_entering_the_zone_shows_live(site, open_as):
+    page = open_as("coalition")
+    expect()(page.locator(".zone-label", has_text="At Tanf")).to_be_visible()
+    expect()(page.locator(".zone-label", has_text="agreed by coalition, russia")).to_be_visible()
+    site.report("pro-regime", "convoy-1", *OUTSIDE)
+    page.wait_for_timeout(500)
+    assert not [t for t in unit_markers(page) if t.startswith("convoy-1")]  # outside: none of the coalition's business
+    site.clock.jump(minutes=10)
+    site.report("pro-regime", "convoy-1", *INSIDE)
+    alert = page.locator("#alerts button[data-type='zone.entered']", has_text="convoy-1")
+    expect()(alert).to_be_visible(timeout=10_000)  # from the stream, without reloading
+    expect()(alert).to_contain_text("entered zone tanf")
+    expect()(page.locator(".leaflet-marker-icon.unit-icon[title^='convoy-1 (pro-regime)']")).to_be_attached(timeout=10_000)
+    alert.click()  # flies the map to where it happened
+    expect()(page.locator(".leaflet-interactive[stroke='#D55E00']")).to_be_attached()
+    no_page_errors(page)
+
+
+def test_the_warned_party_acknowledges_and_the_log_shows_it_at_once(site, open_as):
+    watcher = open_as("coalition")
+    page = open_as("pro-regime")
+    page.get_by_role("tab", name=re.compile("Inbox")).click()
+    message = page.locator("#inbox li[data-message='tanf/convoy-1/1']")
+    expect()(message).to_contain_text("coalition → pro-regime")
+    expect()(message).to_contain_text("coalition → russia → pro-regime")  # relayed by Russia
+    expect()(message.locator(".level")).to_have_text(re.compile("advisory", re.I))
+    expect()(message.locator(".deadline")).to_have_text(re.compile(r"due in \d+:\d\d"))
+    message.get_by_role("button", name=re.compile("^Acknowledge")).click()
+    expect()(message).to_contain_text("acknowledged by you")
+    page.get_by_role("tab", name="Log").click()
+    row = page.locator("#log li[data-type='message.acknowledged']", has_text="tanf/convoy-1/1 acknowledged by pro-regime")
+    expect()(row).to_be_visible(timeout=2_000)
+    # the coalition, which sent the warning, sees the acknowledgement arrive in its log
+    watcher.get_by_role("tab", name="Log").click()
+    expect()(watcher.locator("#log li[data-type='message.acknowledged']", has_text="tanf/convoy-1/1")).to_be_visible(
+        timeout=10_000)
+    no_page_errors(page)
+    no_page_errors(watcher)
+
+
+def test_a_drawn_plan_shows_its_conflict_before_it_is_saved(site, open_as):
+    page = open_as("un")
+    page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("button", name="Circle").click()
+    page.get_by_label("Circle radius (m)").fill("8000")
+    x, y = page.evaluate("([lat, lon]) => { const p = map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+                         [33.5058, 38.6178])
+    page.locator("#map").click(position={"x": x, "y": y})
+    assert '"type":"Point"' in page.get_by_label("Geometry (GeoJSON, longitude first)").input_value()
+    page.get_by_label("Id", exact=True).fill("un-assessment")
+    save = page.get_by_role("button", name="Save")
+    expect()(save).to_be_disabled()
+    page.get_by_role("button", name="Check conflicts").click()
+    result = page.locator("#draw-result")
+    expect()(result).to_contain_text("Not saved yet. 1 conflict(s)")
+    expect()(result).to_contain_text("Conflict with zone tanf (parties un, coalition, russia)")
+    # the drawn circle turns vermillion and dashed
+    expect()(page.locator("path.leaflet-interactive[stroke='#D55E00'][stroke-dasharray='8 4']")).to_have_count(1)
+    expect()(page.locator(".zone-label", has_text="At Tanf")).to_have_count(0)  # not the UN's zone, so far
+    # nothing was saved by the check
+    assert [o["id"] for o in site.http.get("/v1/operations", headers={
+        "Authorization": f"Bearer {site.tokens['un']}"}).json()] == []
+    expect()(save).to_be_enabled()
+    save.click()
+    expect()(result).to_contain_text("Saved operation un-assessment")
+    expect()(page.locator(".op-label", has_text="un-assessment")).to_be_visible(timeout=5_000)
+    # saved, the conflict is recorded: the coalition warns the UN about its plan, and the zone appears on its map
+    page.get_by_role("tab", name=re.compile("Alerts")).click()
+    expect()(page.locator("#alerts button[data-type='plan.conflict']", has_text="un-assessment")).to_be_visible(
+        timeout=10_000)
+    expect()(page.locator(".zone-label", has_text="At Tanf")).to_be_visible(timeout=10_000)
+    # bad input: a clear error naming the field
+    page.get_by_role("tab", name="Draw").click()
+    page.get_by_label("Id", exact=True).fill("un-bad")
+    page.get_by_label("Circle radius (m)").fill("-5")
+    page.get_by_role("button", name="Check conflicts").click()
+    expect()(result).to_contain_text("radius_m")
+    no_page_errors(page)
+
+
+def test_a_party_does_not_see_units_that_do_not_concern_it(site, open_as):
+    site.report("un", "un-convoy-1", *FAR)
+    coalition, un = open_as("coalition"), open_as("un")
+    expect()(un.locator(".leaflet-marker-icon.unit-icon[title^='un-convoy-1 (un)']")).to_be_attached(timeout=10_000)
+    expect()(coalition.locator(".leaflet-marker-icon.unit-icon[title^='convoy-1 (pro-regime)']")).to_be_attached(
+        timeout=10_000)
+    coalition.wait_for_timeout(2_500)  # a units refresh later
+    # the UN convoy concerns neither the coalition's zones nor its units: the coalition does not see it
+    assert not [t for t in unit_markers(coalition) if t.startswith("un-convoy-1")], unit_markers(coalition)
+    # the pro-regime convoy is in a zone the coalition agreed, not one the UN agreed: the UN does not see it
+    assert not [t for t in unit_markers(un) if t.startswith("convoy-1")], unit_markers(un)
+    no_page_errors(coalition)
+    no_page_errors(un)
+
+
+def test_the_log_verifies_in_the_browser(site, open_as):
+    page = open_as("coalition")
+    page.get_by_role("tab", name="Log").click()
+    expect()(page.locator("#head-text")).to_contain_text("size ")
+    page.get_by_role("button", name="Verify").click()
+    result = page.locator("#verify-result")
+    expect()(result).to_contain_text("Verified: Ed25519 signature of the head valid", timeout=10_000)
+    expect()(result).to_have_class("ok")
+    assert re.search(r"(\d+) of \1 of your latest entries included", result.inner_text())
+    no_page_errors(page)
+
+
+def test_phone_width_and_keyboard_only(site, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "token"
+        page.keyboard.type(site.tokens["pro-regime"])
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#picture:not([hidden])")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        inbox = page.get_by_role("tab", name=re.compile("Inbox"))
+        inbox.focus()
+        page.keyboard.press("Enter")
+        expect()(page.locator("#inbox li[data-message='tanf/convoy-1/1']")).to_contain_text("acknowledged by you")
+        page.keyboard.press("ArrowRight")  # the next tab: the log
+        expect()(page.get_by_role("tab", name="Log")).to_have_attribute("aria-selected", "true")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+
+
+def test_a_wrong_token_is_refused(site, browser):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/")
+        page.get_by_label("Your party's bearer token").fill("not-a-token")
+        page.get_by_role("button", name="Open the picture").click()
+        expect()(page.locator("#login-error")).to_have_text("This token is unknown or revoked.")
+    finally:
+        context.close()
