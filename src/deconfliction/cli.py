@@ -16,6 +16,7 @@ from .errors import ScenarioError
 from .formats.scenario import Scenario, load_scenario
 from .formats.schema import scenario_schema
 from .replay import replay
+from .demo_cli import add_parser as add_demo_parser
 from .service_cli import add_parsers
 
 EXIT_OK, EXIT_CONFLICTS, EXIT_BAD_INPUT = 0, 1, 2
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Print the JSON Schema (draft 2020-12) of the scenario file.")
     p.set_defaults(run=lambda args: _print_json(scenario_schema()), file="schema")
     add_parsers(sub)
+    add_demo_parser(sub)
     return parser
 
 

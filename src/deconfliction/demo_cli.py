@@ -1,0 +1,236 @@
+"""`deconfliction demo`: the live service on a fresh store, a token per party, and a scenario played through its API."""
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+from importlib.resources import files
+from pathlib import Path
+
+from .engine.events import format_time
+from .errors import DeconflictionError
+from .formats.scenario import Scenario, load_scenario
+
+DEMO_DB = "sqlite:///deconfliction-demo.db"
+EXAMPLE = "at-tanf.yaml"
+
+
+class Refused(Exception):
+    """A bad argument or an unusable store: one line, exit code 2."""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "demo", help="run the service and play a scenario through its API (default: the At Tanf example)",
+        description="Start the service on a fresh SQLite store, add one party (and token) per party of the "
+                    "scenario, print the address and the tokens, and play the scenario through the HTTP API "
+                    "in accelerated scenario time. When it is played, the service keeps serving until Ctrl-C.")
+    p.add_argument("--scenario", type=Path, help=f"scenario file (default: the example {EXAMPLE})")
+    p.add_argument("--speed", default="60", help="scenario seconds per wall-clock second (default 60: an hour a "
+                                                  "minute; 1 is real time)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", default="8000", help="port (default 8000; 0 takes any free port)")
+    p.add_argument("--db", help="store URL for the demo; it must hold no log yet (default: "
+                                f"{DEMO_DB}, replaced on every run)")
+    p.add_argument("--tokens", type=Path, help="file for the tokens as JSON {party: token}, mode 0600 (default: "
+                                               "beside the SQLite store, NAME.tokens.json)")
+    p.add_argument("--quiet", action="store_true", help="no event lines on stderr")
+    p.set_defaults(run=run, file="demo")
+
+
+def example_scenario() -> Path:
+    """The example shipped in the package (``deconfliction/examples``), else ``examples/`` here."""
+    shipped = files("deconfliction") / "examples" / EXAMPLE
+    if shipped.is_file():
+        return Path(str(shipped))
+    local = Path("examples") / EXAMPLE
+    if local.is_file():
+        return local
+    raise Refused(f"the example scenario {EXAMPLE} is not installed; give --scenario FILE")
+
+
+def run(args) -> int:
+    from .server.clock import ScenarioClock
+    try:
+        speed, port = _speed(args.speed), _port(args.port)
+        scenario = load_scenario(args.scenario or example_scenario())  # ScenarioError: one line per problem
+        sock = _listen(args.host, port)
+        service, db = _open_store(args.db, ScenarioClock(scenario.start, speed))
+    except Refused as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _serve(args, scenario, speed, service, db, sock)
+    finally:
+        service.stop()
+        sock.close()
+
+
+def _speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = math.nan
+    if not (math.isfinite(speed) and speed > 0):
+        raise Refused(f"--speed {text!r}: give a positive number of scenario seconds per second (60, or 1 for real time)")
+    return speed
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise Refused(f"--port {text!r} is not a port number (0-65535; 0 takes any free port)")
+    return port
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is one clear line, not a traceback."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise Refused(f"--host {host!r}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Refused(f"port {port} on {host} is in use; give another --port (0 takes any free port)") from None
+        raise Refused(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _sqlite_path(db: str) -> Path | None:
+    if db.startswith("sqlite:///"):
+        return Path(db.removeprefix("sqlite:///"))
+    return Path(db) if "://" not in db else None
+
+
+def _open_store(db: str | None, clock):
+    """The demo's service on a store with no log: the default one is replaced, a given one must be new."""
+    from .server.clock import ScenarioService
+    from .server.service import Settings
+    from .service_cli import key_path_for
+    if db is None:
+        db = DEMO_DB
+        path = _sqlite_path(db)
+        old = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), key_path_for(db, None)) if p.exists()]
+        if old:
+            print(f"demo: replacing {path} of an earlier demo (and its signing key)", file=sys.stderr)
+            for p in old:
+                p.unlink()
+    try:
+        service = ScenarioService(Settings(db=db, key_path=key_path_for(db, None)), clock=clock)
+    except (DeconflictionError, OSError) as exc:
+        raise Refused(f"cannot open the store {db}: {exc}") from None
+    except Exception as exc:  # a driver's own error (sqlite3, psycopg): still one line
+        raise Refused(f"cannot open the store {db}: {exc}") from None
+    if service.ledger.entries:
+        service.stop()
+        raise Refused(f"the store {db} already holds a log; the demo needs a new one "
+                      "(give another --db, or leave it out for a fresh ./deconfliction-demo.db)")
+    return service, db
+
+
+def _serve(args, scenario: Scenario, speed: float, service, db: str, sock: socket.socket) -> int:
+    import uvicorn
+
+    from .server.app import create_app
+    from .server.commands import policy_command
+    clock = service.clock
+    service.ledger.execute(policy_command(scenario.policy), clock())  # the scenario's rules, first in the log
+    tokens = {p.id: service.add_party(p.id, p.name, p.channels) for p in scenario.parties}
+    tokens_path = args.tokens or _tokens_beside(db)
+    _write_tokens(tokens_path, tokens)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+    _print_welcome(url, tokens, tokens_path)
+    print(f"demo: {scenario.name or 'scenario'}: {_clock_text(scenario, speed)}; store {db}", file=sys.stderr)
+    if not args.quiet:
+        service.ledger.listeners.append(_print_events)
+
+    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", timeout_graceful_shutdown=2))
+    stop = threading.Event()
+    player = threading.Thread(target=_play, args=(scenario, url, tokens, speed, clock, server, stop),
+                              name="deconfliction-demo-player", daemon=True)
+    player.start()
+    # uvicorn stops on SIGINT/SIGTERM and raises the signal again once it has stopped: let that
+    # second one do nothing, so the store is closed cleanly below
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        stop.set()
+        player.join(timeout=5)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("demo: stopped", file=sys.stderr)
+    return 0 if server.started else 2
+
+
+def _play(scenario: Scenario, url: str, tokens: dict, speed: float, clock, server, stop) -> None:
+    from .demo import play
+    while not server.started:
+        if stop.wait(0.02) or server.should_exit:
+            return
+    played = play(scenario, url, tokens, speed, clock=clock, stop=stop)
+    if not played.stopped:
+        refused = f", {len(played.errors)} refused (above)" if played.errors else ""
+        print(f"demo: the scenario is played ({played.sent} requests{refused}); the clock runs on at "
+              f"{speed:g}x. Serving until Ctrl-C.", file=sys.stderr, flush=True)
+
+
+def _tokens_beside(db: str) -> Path:
+    path = _sqlite_path(db)
+    return path.with_suffix(".tokens.json") if path is not None else Path("deconfliction-demo.tokens.json")
+
+
+def _write_tokens(path: Path, tokens: dict[str, str]) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when the file was there already
+        with os.fdopen(fd, "w") as f:
+            json.dump(tokens, f, indent=1)
+            f.write("\n")
+    except OSError as exc:
+        raise Refused(f"cannot write the tokens to {path}: {exc.strerror or exc}") from None
+
+
+def _print_welcome(url: str, tokens: dict[str, str], tokens_path: Path) -> None:
+    width = max(map(len, tokens), default=0)
+    lines = [f"Open {url} in a browser and sign in as a party with its token:"]
+    lines += [f"  {party:<{width}}  {token}" for party, token in tokens.items()]
+    lines.append(f"The tokens are also in {tokens_path} (JSON, party: token). Stop with Ctrl-C.")
+    print("\n".join(lines), flush=True)
+
+
+def _clock_text(scenario: Scenario, speed: float) -> str:
+    start = format_time(scenario.start)
+    if scenario.end is None:
+        return f"from {start} at {speed:g}x"
+    wall_s = (scenario.end - scenario.start).total_seconds() / speed
+    took = f"{wall_s / 60:.1f} min" if wall_s >= 60 else f"{wall_s:.1f} s"
+    return f"{start} to {format_time(scenario.end)} at {speed:g}x ({took})"
+
+
+def _print_events(entries) -> None:
+    from .cli import _describe
+    for e in entries:
+        if e.kind != "event":
+            continue
+        try:
+            who, what = _describe(e.body)
+        except (KeyError, TypeError, ValueError):
+            who, what = "", ""
+        print(f"{e.body['t'][:16].replace('T', ' ')}  {e.body['type']:<20} {who}  {what}".rstrip(),
+              file=sys.stderr, flush=True)
