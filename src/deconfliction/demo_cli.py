@@ -147,41 +147,42 @@ def _serve(args, scenario: Scenario, speed: float, service, db: str, sock: socke
 
     from .server.app import create_app
     from .server.commands import policy_command
-    clock = service.clock
-    service.ledger.execute(policy_command(scenario.policy), clock())  # the scenario's rules, first in the log
-    tokens = {p.id: service.add_party(p.id, p.name, p.channels) for p in scenario.parties}
-    tokens_path = args.tokens or _tokens_beside(db)
-    _write_tokens(tokens_path, tokens)
-    host, port = sock.getsockname()[:2]
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-    _print_welcome(url, tokens, tokens_path)
-    print(f"demo: {scenario.name or 'scenario'}: {_clock_text(scenario, speed)}; store {db}", file=sys.stderr)
-    if not args.quiet:
-        service.ledger.listeners.append(_print_events)
-
-    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", timeout_graceful_shutdown=2))
     stop = threading.Event()
-    player = threading.Thread(target=_play, args=(scenario, url, tokens, speed, clock, server, stop),
-                              name="deconfliction-demo-player", daemon=True)
-    player.start()
-    # uvicorn stops on SIGINT/SIGTERM and raises the signal again once it has stopped: let that
-    # second one do nothing, so the store is closed cleanly below
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # until uvicorn takes the signals over (and after it gives them back: it raises them again once
+    # stopped), SIGINT and SIGTERM only ask the demo to stop, so it always closes the store cleanly
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run(sockets=[sock])
-    finally:
+        clock = service.clock
+        service.ledger.execute(policy_command(scenario.policy), clock())  # the scenario's rules, first in the log
+        tokens = {p.id: service.add_party(p.id, p.name, p.channels) for p in scenario.parties}
+        tokens_path = args.tokens or _tokens_beside(db)
+        _write_tokens(tokens_path, tokens)
+        host, port = sock.getsockname()[:2]
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+        _print_welcome(url, tokens, tokens_path)
+        print(f"demo: {scenario.name or 'scenario'}: {_clock_text(scenario, speed)}; store {db}", file=sys.stderr)
+        if not args.quiet:
+            service.ledger.listeners.append(_print_events)
+        server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", timeout_graceful_shutdown=2))
+        player = threading.Thread(target=_play, args=(scenario, url, tokens, speed, clock, server, stop),
+                                  name="deconfliction-demo-player", daemon=True)
+        player.start()
+        if not stop.is_set():
+            server.run(sockets=[sock])
         stop.set()
         player.join(timeout=5)
+    finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("demo: stopped", file=sys.stderr)
-    return 0 if server.started else 2
+    return 0
 
 
 def _play(scenario: Scenario, url: str, tokens: dict, speed: float, clock, server, stop) -> None:
     from .demo import play
     while not server.started:
-        if stop.wait(0.02) or server.should_exit:
+        if stop.wait(0.02):
+            server.should_exit = True  # a signal came before uvicorn listened for them
             return
     played = play(scenario, url, tokens, speed, clock=clock, stop=stop)
     if not played.stopped:

@@ -1,0 +1,204 @@
+"""`deconfliction demo`: the scenario played through the real HTTP API gives what a replay gives."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from deconfliction.demo import ScenarioClock, script
+from deconfliction.engine.core import Engine
+from deconfliction.formats.scenario import load_scenario
+from deconfliction.replay import replay
+from deconfliction.server.access import Viewer, event_visible
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "at-tanf.yaml"
+SPEED = "36000"  # ten scenario hours a second: the example's 12 hours of items in about 1.2 s
+
+
+def demo(*args: str, cwd: Path) -> subprocess.Popen:
+    """The demo in the background; its stdout a pipe, its stderr in ``demo.err``."""
+    with open(cwd / "demo.err", "w") as err:
+        return subprocess.Popen([sys.executable, "-m", "deconfliction.cli", "demo", *args], cwd=cwd,
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+
+
+def run_demo(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deconfliction.cli", "demo", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def get(url: str, token: str | None = None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as answer:
+        return json.load(answer)
+
+
+def wait_for(condition, timeout: float = 20, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def replayed_views(path: Path) -> dict[str, list[dict]]:
+    """Each party's view of the replay's events (need-to-know as the service applies it)."""
+    scenario = load_scenario(path)
+    engine = Engine(scenario.policy, scenario.parties)
+    events = [json.loads(e.to_json()) for e in replay(scenario, engine)]
+    return {p.id: [e for e in events if event_visible(e, Viewer(p.id), engine)] for p in scenario.parties}
+
+
+def same_event(a: dict, b: dict) -> bool:
+    """Equal, except measured distances between units of two parties: in the service each party
+    reports its own units, so simultaneous reports of two parties arrive one request after the
+    other and the first is measured against the other unit's position extrapolated to that time."""
+    if a.keys() != b.keys():
+        return False
+    for key in a:
+        if key in ("distance_m", "cpa_distance_m") and a["type"] in ("separation.lost", "proximity.predicted"):
+            if abs(a[key] - b[key]) > 50:
+                return False
+        elif a[key] != b[key]:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory):
+    """The example played at high speed on a free port; the process, its address and tokens, its store."""
+    cwd = tmp_path_factory.mktemp("demo")
+    db = cwd / "demo.db"
+    proc = demo("--speed", SPEED, "--port", "0", "--db", f"sqlite:///{db}", "--tokens", str(cwd / "tokens.json"),
+                cwd=cwd)
+    first = proc.stdout.readline()
+    url = re.search(r"http://\S+/", first).group(0)
+    tokens = json.loads((cwd / "tokens.json").read_text())
+    wait_for(lambda: "the scenario is played" in (cwd / "demo.err").read_text(), what="the play to end")
+    yield proc, url, tokens, db, cwd
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+
+
+def test_demo_prints_the_address_and_a_token_per_party_and_writes_them_0600(played):
+    proc, url, tokens, db, cwd = played
+    assert sorted(tokens) == ["coalition", "pro-regime", "russia", "un"]
+    assert get(url + "v1/me", tokens["un"])["party"] == "un"
+    assert os.stat(cwd / "tokens.json").st_mode & 0o777 == 0o600
+
+
+def test_every_party_sees_what_the_replay_shows_it(played):
+    proc, url, tokens, db, cwd = played
+    views = replayed_views(EXAMPLE)
+    last = max(e["t"] for view in views.values() for e in view)
+    wait_for(lambda: get(url + "v1/health")["time"] >= last, what="the service's clock to pass the last event")
+    for party, expected in views.items():
+        seen = [{k: v for k, v in e.items() if k != "log_seq"} for e in get(url + "v1/events?limit=10000", tokens[party])]
+        assert len(seen) == len(expected), party
+        assert [e["type"] for e in seen] == [e["type"] for e in expected], party
+        different = [(a, b) for a, b in zip(seen, expected) if not same_event(a, b)]
+        assert not different, (party, different[:2])
+    assert "refused" not in (cwd / "demo.err").read_text()
+
+
+def test_the_demo_stops_on_sigterm_and_its_log_verifies(played):
+    proc, url, tokens, db, cwd = played
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    assert "demo: stopped" in (cwd / "demo.err").read_text()
+    verify = subprocess.run([sys.executable, "-m", "deconfliction.cli", "log", "verify", "--db", f"sqlite:///{db}"],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert re.match(r"log verify: ok: \d+ entries", verify.stdout)
+
+
+def test_the_default_store_is_replaced_after_saying_so_and_ctrl_c_stops_it(tmp_path):
+    (tmp_path / "deconfliction-demo.db").write_text("an earlier demo")
+    proc = demo("--speed", "1", "--port", "0", "--quiet", cwd=tmp_path)
+    assert proc.stdout.readline().startswith("Open http://127.0.0.1:")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 0
+    proc.stdout.close()
+    err = (tmp_path / "demo.err").read_text()
+    assert "demo: replacing deconfliction-demo.db of an earlier demo" in err and "Traceback" not in err
+    tokens = json.loads((tmp_path / "deconfliction-demo.tokens.json").read_text())
+    assert len(tokens) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scenario", "missing.yaml"], "demo: cannot read missing.yaml"),
+    (["--scenario", "bad.yaml"], "demo: zones[0].raduis_m: unknown field; did you mean 'radius_m'?"),
+    (["--speed", "0"], "demo: --speed '0': give a positive number"),
+    (["--speed", "fast"], "demo: --speed 'fast': give a positive number"),
+    (["--port", "70000"], "demo: --port '70000' is not a port number"),
+    (["--host", "no-such-host.invalid"], "demo: --host 'no-such-host.invalid'"),
+])
+def test_bad_arguments_get_one_line_and_exit_2(tmp_path, args, message):
+    text = EXAMPLE.read_text().replace("radius_m: 55000", "raduis_m: 55000")
+    (tmp_path / "bad.yaml").write_text(text)
+    result = run_demo(*args, *([] if "--port" in args else ["--port", "0"]), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+
+
+def test_a_port_in_use_and_a_store_with_a_log_are_refused(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_demo("--port", str(port), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"demo: port {port} on 127.0.0.1 is in use; give another --port (0 takes any free port)\n"
+    party = subprocess.run([sys.executable, "-m", "deconfliction.cli", "party", "add", "x", "--db", "sqlite:///used.db"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert party.returncode == 0
+    result = run_demo("--port", "0", "--db", "sqlite:///used.db", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("demo: the store sqlite:///used.db already holds a log; the demo needs a new one")
+
+
+def test_the_script_follows_the_replay_order_one_request_per_party_and_instant():
+    scenario = load_scenario(EXAMPLE)
+    steps = script(scenario)
+    assert [s.what for s in steps[:5]] == ["zone tanf", "zone rukban", "operation un-rukban-convoy",
+                                            "operation coalition-patrol-plan", "operation pro-regime-advance"]
+    assert [s.t for s in steps] == sorted(s.t for s in steps)
+    at_0820 = [s.what for s in steps if s.t == datetime(2017, 6, 6, 8, 20, tzinfo=timezone.utc)]
+    assert at_0820 == ["line coalition-russia suspended", "line coalition-un suspended"]
+    at_0800 = [(s.party, s.path) for s in steps if s.t == datetime(2017, 6, 6, 8, 0, tzinfo=timezone.utc)]
+    assert at_0800 == [("pro-regime", "/v1/positions"), ("coalition", "/v1/positions")]
+    ack = next(s for s in steps if s.what == "acknowledgement of tanf/convoy-1/1 by pro-regime")
+    assert ack.path == "/v1/messages/tanf/convoy-1/1/ack" and ack.party == "pro-regime"
+    assert sum(len(s.body) for s in steps if s.path == "/v1/positions") == len(scenario.reports)
+
+
+def test_the_clock_runs_at_its_speed_but_not_past_the_time_it_is_held_at():
+    wall = [100.0]
+    start = datetime(2017, 6, 6, tzinfo=timezone.utc)
+    clock = ScenarioClock(start, 60, wall=lambda: wall[0])
+    wall[0] += 10
+    assert clock() == start  # not running yet, and held at the start
+    clock.run()
+    clock.hold(start + timedelta(minutes=5))
+    wall[0] += 2
+    assert clock() == start + timedelta(minutes=2)
+    assert clock.wall_seconds_until(start + timedelta(minutes=5)) == pytest.approx(3)
+    wall[0] += 10
+    assert clock() == start + timedelta(minutes=5)  # held: the player is late
+    assert clock.may_fire(start + timedelta(minutes=4)) and not clock.may_fire(start + timedelta(minutes=5))
+    clock.hold(None)
+    assert clock() == start + timedelta(minutes=12) and clock.may_fire(start + timedelta(minutes=5))
