@@ -2,7 +2,12 @@
 import dataclasses
 import os
 
-from deconfliction.log.chain import GENESIS, check_chain, make_entry, tree_of
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deconfliction.log.chain import GENESIS, canonical, check_chain, make_entry, tree_of
 from deconfliction.log.signing import SigningKey, TreeHead, verify_head
 
 
@@ -63,3 +68,14 @@ def test_rewriting_the_whole_tail_changes_the_signed_root(tmp_path):
     assert not verify_head(dataclasses.replace(head, size=11), key.public_pem())
     assert SigningKey.load_or_create(tmp_path / "key.pem").public_pem() == key.public_pem()
     assert TreeHead.from_json(head.to_json()) == head
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_TEXT, _TEXT, max_size=6))
+def test_canonical_bytes_of_text_objects_are_the_reference_encoders(value):
+    """Objects of text only take a faster encoder; the bytes (and so every hash) must not change."""
+    reference = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert canonical(value) == reference.encode()

@@ -36,11 +36,18 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> list[Repo
         columns = {k: list(map(itemgetter(k), items)) for k in _REQUIRED}
     except KeyError:  # a report without a required field
         return None
-    columns.update((k, list(map(methodcaller("get", k), items))) for k in present.difference(_REQUIRED))
+    for k in present.difference(_REQUIRED):
+        try:
+            columns[k] = list(map(itemgetter(k), items))  # in every report (the usual case)
+        except KeyError:
+            columns[k] = list(map(methodcaller("get", k), items))
     if "party" in columns and set(columns["party"]) != {party}:
         return None
     ids = columns["id"]
-    if set(map(type, ids)) != {str} or min(map(len, ids)) == 0 or max(map(len, ids)) > 200:
+    if set(map(type, ids)) != {str}:
+        return None
+    lengths = set(map(len, ids))
+    if min(lengths) == 0 or max(lengths) > 200:
         return None
     if "\x00".join(ids).split() != ["\x00".join(ids)]:  # no id holds white space
         return None
@@ -56,8 +63,8 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> list[Repo
         if type(None) in kinds:  # absent in some reports only
             values = [math.nan if v is None else v for v in values]
         try:
-            column = np.array(values, dtype=float)
-        except OverflowError:
+            column = np.fromiter(values, dtype=float, count=n)
+        except OverflowError:  # an integer too large for a double
             return None
         if not np.isfinite(column[~np.isnan(column)] if k not in _REQUIRED else column).all():
             return None

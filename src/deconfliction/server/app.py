@@ -174,7 +174,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         viewer = viewer_of(authorization)
         raw, body = await body_of(request, parse)
         target = f"{request.method} {request.url.path}?{request.url.query}\n"
-        fingerprint = hashlib.sha256(target.encode() + raw).hexdigest()
+        fingerprint = "" if key is None else hashlib.sha256(target.encode() + raw).hexdigest()  # for retries only
         idem = None if key is None else (viewer.party, key)
         prior = service.prior_answer(idem, fingerprint)
         if prior is not None:
@@ -184,7 +184,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     async def write(command: dict, answer, request_id, prepared=None) -> JSONResponse:
         idem, fingerprint = request_id
         # the engine and the durable write run off the event loop, so streams and reads go on meanwhile
-        status, body = await asyncio.to_thread(service.execute, command, answer, idem, fingerprint, prepared)
+        status, body = await asyncio.get_running_loop().run_in_executor(
+            service.writer, service.execute, command, answer, idem, fingerprint, prepared)
         return JSONResponse(body, status_code=status)
 
     def own(spec: dict, field: str, viewer: Viewer, path: str | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -59,6 +60,8 @@ class Service:
         self._sub_lock = threading.Lock()
         self.ledger.listeners.append(self._publish)
         self._stop = threading.Event()
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deconfliction-writer")
+        """The one thread that runs writes (off the event loop: streams and reads go on meanwhile)."""
         self._ticker: threading.Thread | None = None
 
     # -- parties -------------------------------------------------------------------------------
@@ -179,6 +182,7 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+        self.writer.shutdown(wait=True)
         if self._ticker is not None:
             self._ticker.join(timeout=5)
         self.store.close()
