@@ -216,12 +216,13 @@ def _print_welcome(url: str, tokens: dict[str, str], tokens_path: Path) -> None:
 
 
 def _clock_text(scenario: Scenario, speed: float) -> str:
-    start = format_time(scenario.start)
-    if scenario.end is None:
-        return f"from {start} at {speed:g}x"
-    wall_s = (scenario.end - scenario.start).total_seconds() / speed
+    times = [r.t for r in scenario.reports[-1:]] + [c.t for c in scenario.commands]
+    last = max(times, default=scenario.start)
+    wall_s = (last - scenario.start).total_seconds() / speed
     took = f"{wall_s / 60:.1f} min" if wall_s >= 60 else f"{wall_s:.1f} s"
-    return f"{start} to {format_time(scenario.end)} at {speed:g}x ({took})"
+    span = f"{format_time(scenario.start)} to {format_time(scenario.end)}" if scenario.end else \
+        f"from {format_time(scenario.start)}"
+    return f"{span} at {speed:g}x; its last item, at {format_time(last)}, comes in {took}"
 
 
 def _print_events(entries) -> None:
