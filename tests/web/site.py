@@ -20,7 +20,10 @@ from deconfliction.engine.model import Policy
 from deconfliction.server.app import create_app
 from deconfliction.server.service import Service, Settings
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "at-tanf.yaml"
+_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = next((p for p in (_ROOT / "examples" / "at-tanf.yaml", _ROOT / "src" / "deconfliction" / "examples" / "at-tanf.yaml")
+                if p.is_file()), _ROOT / "examples" / "at-tanf.yaml")
+"""The example scenario (in the repository, or where the package ships it)."""
 START = datetime(2017, 6, 6, 2, 0, tzinfo=UTC)
 
 

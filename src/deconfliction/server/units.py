@@ -78,7 +78,7 @@ class UnitView:
         if entries is not self._seen or len(entries) < self._done:  # the ledger was rebuilt
             self._reset()
             self._seen = entries
-        policy = self._ledger.policy
+        policy = self._ledger.engine.policy  # the scenario may have set its own
         hold = timedelta(seconds=policy.lookahead_s + policy.encounter_gap_s)
         touched: set[str] = set()
         before: set[tuple[str, str]] = set()
