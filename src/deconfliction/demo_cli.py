@@ -152,6 +152,7 @@ def _serve(args, scenario: Scenario, speed: float, service, db: str, sock: socke
     # stopped), SIGINT and SIGTERM only ask the demo to stop, so it always closes the store cleanly
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        _warm_up(scenario, stop)
         clock = service.clock
         service.ledger.execute(policy_command(scenario.policy), clock())  # the scenario's rules, first in the log
         tokens = {p.id: service.add_party(p.id, p.name, p.channels) for p in scenario.parties}
@@ -189,6 +190,22 @@ def _play(scenario: Scenario, url: str, tokens: dict, speed: float, clock, serve
         refused = f", {len(played.errors)} refused (above)" if played.errors else ""
         print(f"demo: the scenario is played ({played.sent} requests{refused}); the clock runs on at "
               f"{speed:g}x. Serving until Ctrl-C.", file=sys.stderr, flush=True)
+
+
+def _warm_up(scenario: Scenario, stop: threading.Event) -> None:
+    """Replay the scenario once in memory before serving: the first run after an install compiles
+    the engine's vectorised checks (numba, cached afterwards), which would otherwise hold up the
+    first reports of the play for many seconds."""
+    from .replay import replay
+    slow = threading.Timer(2, lambda: print("demo: compiling the engine's checks (only on the first run after "
+                                            "an install; up to a minute)", file=sys.stderr, flush=True))
+    slow.start()
+    try:
+        for _ in replay(scenario):
+            if stop.is_set():
+                break
+    finally:
+        slow.cancel()
 
 
 def _tokens_beside(db: str) -> Path:
