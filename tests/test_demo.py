@@ -13,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from deconfliction.cli import main
 from deconfliction.demo import ScenarioClock, script
 from deconfliction.engine.core import Engine
+from deconfliction.engine.model import Policy
+from deconfliction.errors import DeconflictionError
 from deconfliction.formats.scenario import load_scenario
 from deconfliction.replay import replay
 from deconfliction.server.access import Viewer, event_visible
+from deconfliction.server.commands import apply, policy_command
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "at-tanf.yaml"
@@ -29,11 +33,6 @@ def demo(*args: str, cwd: Path) -> subprocess.Popen:
     with open(cwd / "demo.err", "w") as err:
         return subprocess.Popen([sys.executable, "-m", "deconfliction.cli", "demo", *args], cwd=cwd,
                                 stdout=subprocess.PIPE, stderr=err, text=True)
-
-
-def run_demo(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deconfliction.cli", "demo", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def get(url: str, token: str | None = None):
@@ -146,29 +145,37 @@ def test_the_default_store_is_replaced_after_saying_so_and_ctrl_c_stops_it(tmp_p
     (["--port", "70000"], "demo: --port '70000' is not a port number"),
     (["--host", "no-such-host.invalid"], "demo: --host 'no-such-host.invalid'"),
 ])
-def test_bad_arguments_get_one_line_and_exit_2(tmp_path, args, message):
-    text = EXAMPLE.read_text().replace("radius_m: 55000", "raduis_m: 55000")
-    (tmp_path / "bad.yaml").write_text(text)
-    result = run_demo(*args, *([] if "--port" in args else ["--port", "0"]), cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith(message), result.stderr
-    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+def test_bad_arguments_get_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(EXAMPLE.read_text().replace("radius_m: 55000", "raduis_m: 55000"))
+    assert main(["demo", *args, *([] if "--port" in args else ["--port", "0"])]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(message), err
+    assert len(err.splitlines()) == 1 and out == ""
 
 
-def test_a_port_in_use_and_a_store_with_a_log_are_refused(tmp_path):
+def test_a_port_in_use_and_a_store_with_a_log_are_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_demo("--port", str(port), cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr == f"demo: port {port} on 127.0.0.1 is in use; give another --port (0 takes any free port)\n"
-    party = subprocess.run([sys.executable, "-m", "deconfliction.cli", "party", "add", "x", "--db", "sqlite:///used.db"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert party.returncode == 0
-    result = run_demo("--port", "0", "--db", "sqlite:///used.db", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith("demo: the store sqlite:///used.db already holds a log; the demo needs a new one")
+        assert main(["demo", "--port", str(port)]) == 2
+    assert capsys.readouterr().err == f"demo: port {port} on 127.0.0.1 is in use; give another --port (0 takes any free port)\n"
+    assert main(["party", "add", "x", "--db", "sqlite:///used.db"]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--port", "0", "--db", "sqlite:///used.db"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "demo: the store sqlite:///used.db already holds a log; the demo needs a new one")
+
+
+def test_the_policy_is_set_only_first_in_a_log():
+    engine = Engine(Policy(), [])
+    apply(engine, policy_command(Policy(perimeter_m=10_000)), datetime(2017, 6, 6, tzinfo=timezone.utc))
+    assert engine.policy.perimeter_m == 10_000
+    apply(engine, {"type": "party.add", "id": "a"}, datetime(2017, 6, 6, tzinfo=timezone.utc))
+    with pytest.raises(DeconflictionError, match="only before anything else"):
+        apply(engine, policy_command(Policy()), datetime(2017, 6, 6, tzinfo=timezone.utc))
 
 
 def test_the_script_follows_the_replay_order_one_request_per_party_and_instant():

@@ -56,16 +56,22 @@ def example_scenario() -> Path:
 
 def run(args) -> int:
     from .server.clock import ScenarioClock
+    sock = None
     try:
         speed, port = _speed(args.speed), _port(args.port)
         scenario = load_scenario(args.scenario or example_scenario())  # ScenarioError: one line per problem
         sock = _listen(args.host, port)
         service, db = _open_store(args.db, ScenarioClock(scenario.start, speed))
     except Refused as exc:
+        if sock is not None:
+            sock.close()
         print(f"demo: {exc}", file=sys.stderr)
         return 2
     try:
         return _serve(args, scenario, speed, service, db, sock)
+    except Refused as exc:  # the tokens file cannot be written
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     finally:
         service.stop()
         sock.close()
