@@ -74,22 +74,48 @@ def same_event(a: dict, b: dict) -> bool:
     return True
 
 
+def start(cwd: Path, *args: str):
+    """The demo at high speed on a free port with a store in ``cwd``, once its play is over:
+    the process, its address, the tokens."""
+    proc = demo("--speed", SPEED, "--port", "0", "--db", f"sqlite:///{cwd / 'demo.db'}",
+                "--tokens", str(cwd / "tokens.json"), *args, cwd=cwd)
+    url = re.search(r"http://\S+/", proc.stdout.readline()).group(0)
+    tokens = json.loads((cwd / "tokens.json").read_text())
+    wait_for(lambda: "the scenario is played" in (cwd / "demo.err").read_text(), what="the play to end")
+    return proc, url, tokens
+
+
+def stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def assert_views_as_replayed(url: str, tokens: dict[str, str], path: Path) -> None:
+    views = replayed_views(path)
+    last = max(e["t"] for view in views.values() for e in view)
+    wait_for(lambda: get(url + "v1/health")["time"] > last, what="the service's clock to pass the last event")
+    for party, expected in views.items():
+        seen = [{k: v for k, v in e.items() if k != "log_seq"} for e in get(url + "v1/events?limit=10000", tokens[party])]
+        assert len(seen) == len(expected), party
+        assert [e["type"] for e in seen] == [e["type"] for e in expected], party
+        different = [(a, b) for a, b in zip(seen, expected) if not same_event(a, b)]
+        assert not different, (party, different[:2])
+
+
 @pytest.fixture(scope="module")
 def played(tmp_path_factory):
     """The example played at high speed on a free port; the process, its address and tokens, its store."""
     cwd = tmp_path_factory.mktemp("demo")
-    db = cwd / "demo.db"
-    proc = demo("--speed", SPEED, "--port", "0", "--db", f"sqlite:///{db}", "--tokens", str(cwd / "tokens.json"),
-                cwd=cwd)
-    first = proc.stdout.readline()
-    url = re.search(r"http://\S+/", first).group(0)
-    tokens = json.loads((cwd / "tokens.json").read_text())
-    wait_for(lambda: "the scenario is played" in (cwd / "demo.err").read_text(), what="the play to end")
-    yield proc, url, tokens, db, cwd
+    proc, url, tokens = start(cwd)
+    yield proc, url, tokens, cwd / "demo.db", cwd
     if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
+        stop(proc)
 
 
 def test_demo_prints_the_address_and_a_token_per_party_and_writes_them_0600(played):
@@ -101,27 +127,79 @@ def test_demo_prints_the_address_and_a_token_per_party_and_writes_them_0600(play
 
 def test_every_party_sees_what_the_replay_shows_it(played):
     proc, url, tokens, db, cwd = played
-    views = replayed_views(EXAMPLE)
-    last = max(e["t"] for view in views.values() for e in view)
-    wait_for(lambda: get(url + "v1/health")["time"] >= last, what="the service's clock to pass the last event")
-    for party, expected in views.items():
-        seen = [{k: v for k, v in e.items() if k != "log_seq"} for e in get(url + "v1/events?limit=10000", tokens[party])]
-        assert len(seen) == len(expected), party
-        assert [e["type"] for e in seen] == [e["type"] for e in expected], party
-        different = [(a, b) for a, b in zip(seen, expected) if not same_event(a, b)]
-        assert not different, (party, different[:2])
+    assert_views_as_replayed(url, tokens, EXAMPLE)
     assert "refused" not in (cwd / "demo.err").read_text()
 
 
 def test_the_demo_stops_on_sigterm_and_its_log_verifies(played):
     proc, url, tokens, db, cwd = played
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0
+    assert stop(proc) == 0
     assert "demo: stopped" in (cwd / "demo.err").read_text()
     verify = subprocess.run([sys.executable, "-m", "deconfliction.cli", "log", "verify", "--db", f"sqlite:///{db}"],
                             capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert re.match(r"log verify: ok: \d+ entries", verify.stdout)
+
+
+def at(minute: int) -> str:
+    return f"2030-01-01T{minute // 60:02d}:{minute % 60:02d}:00Z"
+
+
+MIXED = {  # every kind of shape, windows and bands, default message ids, no end: deadlines fire after the last item
+    "scenario": 1, "name": "mixed shapes", "start": at(0),
+    "policy": {"perimeter_m": 2000, "separation_m": 1500, "lookahead_s": 600, "ack_deadline_s": 600,
+               "escalation": ["advisory", "final"]},
+    "parties": [{"id": "a", "channels": ["b"]}, {"id": "b", "channels": ["c"]}, {"id": "c"}, {"id": "d"}],
+    "zones": [
+        {"id": "square", "kind": "restricted", "parties": ["a"], "allowed": ["a"], "perimeter_m": 3000,
+         "altitude": {"lower_m": 0, "upper_m": 3000},
+         "geometry": {"type": "Polygon", "coordinates": [
+             [[10, 10], [10.2, 10], [10.2, 10.2], [10, 10.2], [10, 10]],
+             [[10.05, 10.05], [10.1, 10.05], [10.1, 10.1], [10.05, 10.1], [10.05, 10.05]]]}},
+        {"id": "road", "kind": "corridor", "name": "the road", "parties": ["b"], "allowed": ["b"],
+         "geometry": {"type": "LineString", "coordinates": [[9.8, 9.9], [10.4, 9.9]]}, "width_m": 2000,
+         "window": {"start": at(0), "end": at(300)}},
+        {"id": "sites", "kind": "protected_site", "parties": ["c"], "allowed": [], "perimeter_m": 0,
+         "geometry": {"type": "MultiPolygon", "coordinates": [
+             [[[10.3, 10.3], [10.32, 10.3], [10.32, 10.32], [10.3, 10.3]]],
+             [[[10.4, 10.4], [10.42, 10.4], [10.42, 10.42], [10.4, 10.4]]]]}},
+    ],
+    "operations": [
+        {"id": "c-sweep", "party": "c", "priority": 3, "volumes": [
+            {"geometry": {"type": "LineString", "coordinates": [[9.9, 10.12], [10.3, 10.12]]}, "width_m": 500,
+             "altitude": {"lower_m": 0, "upper_m": 100, "reference": "AGL"},
+             "window": {"start": at(30), "end": at(120)}}]},
+        {"id": "d-hover", "party": "d", "volumes": [
+            {"geometry": {"type": "Point", "coordinates": [10.31, 10.31]}, "radius_m": 800, "window": {"start": at(60)}}]},
+    ],
+    "tracks": [
+        *({"t": at(10 * i), "id": "c-1", "party": "c", "lon": lon, "lat": 10.12, "speed_mps": 30, "course_deg": 90}
+          for i, lon in enumerate([9.9, 9.95, 10.02, 10.07, 10.15, 10.3])),
+        *({"t": at(10 * i), "id": "b-1", "party": "b", "lon": lon, "lat": 10.125, "alt_m": 200}
+          for i, lon in enumerate([9.85, 9.94, 10.02, 10.08, 10.2])),
+    ],
+    "messages": [
+        {"t": at(5), "from": "a", "to": "c", "kind": "request", "text": "keep out", "ref": "square"},
+        {"t": at(8), "ack": "msg-1", "by": "b"},
+        {"t": at(12), "id": "to-d", "from": "b", "to": "d", "kind": "information"},
+        {"t": at(25), "disown": "square/c-1/1", "by": "b", "reason": "not ours"},
+    ],
+    "channel_events": [{"t": at(20), "between": ["a", "b"], "state": "suspended"},
+                       {"t": at(40), "between": ["a", "b"], "state": "active"}],
+    "incidents": [{"t": at(45), "id": "i-1", "reporter": "c", "kind": "blast", "geometry": {
+        "type": "Polygon", "coordinates": [[[10.1, 10.1], [10.16, 10.1], [10.16, 10.16], [10.1, 10.1]]]}}],
+}
+
+
+def test_a_scenario_of_every_shape_plays_as_it_replays(tmp_path):
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(MIXED))
+    proc, url, tokens = start(tmp_path, "--scenario", str(path))
+    try:
+        assert_views_as_replayed(url, tokens, path)
+    finally:
+        assert stop(proc) == 0
+    assert "refused" not in (tmp_path / "demo.err").read_text()
 
 
 def test_the_default_store_is_replaced_after_saying_so_and_ctrl_c_stops_it(tmp_path):
