@@ -5,8 +5,11 @@ drives into the zone while the coalition watches, pro-regime acknowledges the wa
 draws a plan across the zone, and each party sees only the units that concern it.
 """
 import re
+from datetime import timedelta
 
 import pytest
+
+from deconfliction.engine.events import format_time
 
 
 OUTSIDE = (37.75, 33.75)
@@ -175,3 +178,27 @@ def test_a_wrong_token_is_refused(site, browser):
         expect()(page.locator("#login-error")).to_have_text("This token is unknown or revoked.")
     finally:
         context.close()
+
+
+def test_the_slider_looks_ahead(site, open_as):
+    site.report("un", "un-truck-2", 36.50, 34.80)
+    site.http.post("/v1/positions", json=[{"t": site.http.get("/v1/health").json()["time"], "id": "un-truck-2",
+                                           "lon": 36.51, "lat": 34.80, "speed_mps": 10, "course_deg": 90}],
+                   headers={"Authorization": f"Bearer {site.tokens['un']}"}).raise_for_status()
+    now = site.clock()
+    site.post("un", "/v1/operations", {"id": "un-short-visit", "volumes": [{
+        "geometry": {"type": "Point", "coordinates": [36.6, 34.9]}, "radius_m": 3000,
+        "window": {"start": format_time(now), "end": format_time(now + timedelta(hours=1))}}]})
+    page = open_as("un")
+    expect()(page.locator(".leaflet-marker-icon.unit-icon[title^='un-truck-2 (un)']")).to_be_attached(timeout=10_000)
+    expect()(page.locator(".op-label", has_text="un-short-visit")).to_be_attached()
+    page.get_by_label("Look ahead").focus()
+    page.keyboard.press("End")  # 12 hours ahead: the plan's one-hour window is over
+    expect()(page.locator("#slider-time")).to_contain_text("+12h00m")
+    expect()(page.locator(".unit-label", has_text="un-truck-2 if it holds course")).to_be_visible()
+    faded = page.locator("path.leaflet-interactive[stroke-opacity='0.35']")  # plans outside their windows
+    later = faded.count()
+    page.keyboard.press("Home")
+    expect()(page.locator(".unit-label", has_text="if it holds course")).to_have_count(0)
+    assert faded.count() == later - 1  # now, the one-hour visit is on
+    no_page_errors(page)

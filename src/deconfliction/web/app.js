@@ -3,6 +3,7 @@
 "use strict";
 
 const TOKEN_KEY = "deconfliction.token";
+const NOTICE_KEY = "deconfliction.notice";
 const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442"];  // Okabe-Ito
 const SHAPES = ["circle", "square", "triangle", "diamond", "pentagon", "hexagon", "star"];
 const ZONE_STYLE = {  // by kind: colour, dash pattern and fill, so kinds differ without colour too
@@ -66,8 +67,7 @@ async function syncClock() {
   if (!c.first) c.first = {service, local};
   if (local - c.first.local > 3000) {  // the demo may run the service clock faster than real time
     const rate = (service - c.first.service) / (local - c.first.local);
-    const near = Math.round(rate);
-    c.rate = !Number.isFinite(rate) || rate < 0 ? 1 : Math.abs(rate - near) < 0.05 * Math.max(1, near) ? near : Math.round(rate * 10) / 10;
+    c.rate = !Number.isFinite(rate) || rate <= 0 ? 1 : Number(rate.toPrecision(2));  // 302.4 -> 300, 1.01 -> 1
   }
   Object.assign(c, {service, local});
 }
@@ -178,7 +178,8 @@ function bounds(geometry) {
 }
 
 function initMap() {
-  map = L.map("map", {zoomControl: true, worldCopyJump: true, keyboard: true}).setView([33.5, 38.6], 7);
+  // no fade: a refresh swaps labels at once instead of showing old and new together for a moment
+  map = L.map("map", {zoomControl: true, worldCopyJump: true, keyboard: true, fadeAnimation: false}).setView([33.5, 38.6], 7);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Country outlines: Natural Earth (world-atlas)");
   const basemap = L.canvas({padding: 0.5});
@@ -289,10 +290,26 @@ function renderOperations() {
   reweigh();
 }
 
+// Where a unit would be at the slider's time if it kept its reported speed and course.
+function projected(u) {
+  const ahead = (sliderTime() - Date.parse(u.t)) / 1000;
+  if (!Number(u.speed_mps) || u.course_deg === undefined || !Number($("slider").value) || ahead <= 0) return null;
+  const d = u.speed_mps * Math.min(ahead, 6 * 3600), c = (u.course_deg * Math.PI) / 180;
+  const lat = u.lat + (d * Math.cos(c)) / 111320;
+  return [lat, u.lon + (d * Math.sin(c)) / (111320 * Math.cos((u.lat * Math.PI) / 180))];
+}
+
 function renderUnits() {
   layers.units.clearLayers();
   for (const u of state.units) {
     const {color} = partyStyle(u.party);
+    const ahead = projected(u);
+    if (ahead) {
+      L.polyline([[u.lat, u.lon], ahead], {color, weight: 2, dashArray: "1 6", interactive: false}).addTo(layers.units);
+      L.circleMarker(ahead, {radius: 7, color, weight: 2, fill: false, interactive: false})
+        .bindTooltip(`${u.id} if it holds course`, {permanent: true, direction: "right", className: "map-label unit-label"})
+        .addTo(layers.units);
+    }
     if (u.trail.length > 1) {
       L.polyline(u.trail.map((p) => [p.lat, p.lon]), {color, weight: 3, opacity: 0.8, dashArray: u.own ? null : "4 4", interactive: false})
         .addTo(layers.units);
@@ -331,8 +348,16 @@ function addEvents(events, fresh = false) {
     added = true;
     if (REFRESH_ON.has(e.type)) refresh = true;
   }
-  if (added) { renderAlerts(); renderInbox(); renderLog(); }
+  if (added) renderSoon();
   if (refresh) refreshSoon();
+}
+
+// Events come in bursts (a batch of reports, a backlog): draw the lists once per burst.
+let renderPending = false;
+function renderSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  setTimeout(() => { renderPending = false; renderAlerts(); renderInbox(); renderLog(); }, 60);
 }
 
 function trackMessage(e) {
@@ -487,7 +512,6 @@ async function acknowledge(m, button) {
   try {
     const answer = await api(`/v1/messages/${encodeURIComponent(m.id).replace(/%2F/g, "/")}/ack`, {method: "POST"});
     addEvents(answer.events || [], true);  // shown at once; the stream brings the same events with their log position
-    renderLog();
     loadHead().catch(() => {});
     status(`Acknowledged ${m.id}.`);
   } catch (err) {
@@ -857,9 +881,8 @@ async function login(token) {
 function logout(message = "") {
   if (state.abort) state.abort.abort();
   sessionStorage.removeItem(TOKEN_KEY);
-  location.hash = "";
+  if (message) sessionStorage.setItem(NOTICE_KEY, message);
   window.location.reload();
-  if (message) $("login-error").textContent = message;
 }
 
 function main() {
@@ -868,10 +891,12 @@ function main() {
   $("login-form").addEventListener("submit", (e) => { e.preventDefault(); $("login-error").textContent = ""; login($("token").value.trim()); });
   $("logout").addEventListener("click", () => logout());
   $("verify").addEventListener("click", verifyLog);
-  $("slider").addEventListener("input", () => { renderZones(); renderOperations(); tickDeadlines(); });
+  $("slider").addEventListener("input", () => { renderZones(); renderOperations(); renderUnits(); tickDeadlines(); });
   setInterval(tickDeadlines, 1000);
   setInterval(() => { if (state.me) loadUnits().catch(showFailure); }, 2000);
   setInterval(() => { if (state.me) syncClock().catch(() => {}); }, 5000);
+  $("login-error").textContent = sessionStorage.getItem(NOTICE_KEY) || "";
+  sessionStorage.removeItem(NOTICE_KEY);
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) login(saved);
 }
