@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..engine.core import Engine
@@ -22,6 +23,17 @@ from .signing import SigningKey, TreeHead
 from .store import Answer
 
 Apply = Callable[[Engine, dict, datetime], list[Event]]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A command to apply at ``t``, with what :meth:`Ledger.execute` takes besides."""
+
+    command: dict
+    t: datetime
+    answer: Callable[[list[Event]], tuple[int, dict]] | None = None
+    idempotency: tuple[str, str, str] | None = None
+    prepared: object = None
 
 
 class LedgerError(DeconflictionError):
@@ -85,37 +97,52 @@ class Ledger:
         ``answer(events)`` builds the HTTP answer stored for ``idempotency`` = (party, key, request hash).
         Returns the events (and the answer). Nothing is kept if the command fails.
         """
+        [outcome] = self.execute_many([Request(command, t, answer, idempotency, prepared)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def execute_many(self, requests: Sequence[Request]) -> list[tuple[list[Event], tuple[int, dict] | None] | DeconflictionError]:
+        """Apply commands in order and make them durable together: one transaction, one signed head
+        (group commit: one flush to disk for all). A command the engine refuses gets its error in
+        its place and changes nothing; the others go on. Any other failure keeps none of them."""
         with self.lock:
             self.catch_up()
-            if self.time is not None and t < self.time:
-                t = self.time  # the wall clock stepped back: never write out of order
-            try:
-                events = self._apply(self.engine, command, t, prepared) if prepared is not None else \
-                    self._apply(self.engine, command, t)
-            except DeconflictionError:
-                raise  # refused before any change
-            except Exception:
-                self._reload()  # an unexpected failure may have left the engine half-changed
-                raise
-            stamp = format_time(t)
+            size = len(self.tree)
+            last_t = self.time
             seq = self.entries[-1].seq if self.entries else 0
             prev = self.entries[-1].hash if self.entries else GENESIS
             new: list[Entry] = []
-            for kind, body in [("command", command), *(("event", ev.to_dict()) for ev in events)]:
-                seq += 1
-                new.append(make_entry(seq, stamp, kind, body, prev))
-                prev = new[-1].hash
-            reply = answer(events) if answer is not None else None
-            stored_answer = None
-            if idempotency is not None and reply is not None:
-                party, key, request = idempotency
-                stored_answer = (party, key, Answer(request, reply[0], json.dumps(reply[1], sort_keys=True)))
-            size = len(self.tree)
-            for e in new:
-                self.tree.append(e.leaf())
+            answers = []
+            outcomes: list = []
+            for r in requests:
+                t = r.t if last_t is None or r.t >= last_t else last_t  # the clock stepped back: keep order
+                try:
+                    events = self._apply(self.engine, r.command, t, r.prepared) if r.prepared is not None else \
+                        self._apply(self.engine, r.command, t)
+                except DeconflictionError as exc:
+                    outcomes.append(exc)  # refused before any change
+                    continue
+                except Exception:
+                    self.tree.truncate(size)
+                    self._reload()  # an unexpected failure may have left the engine half-changed
+                    raise
+                last_t, stamp = t, format_time(t)
+                for kind, body in [("command", r.command), *(("event", ev.to_dict()) for ev in events)]:
+                    seq += 1
+                    new.append(make_entry(seq, stamp, kind, body, prev))
+                    prev = new[-1].hash
+                    self.tree.append(new[-1].leaf())
+                reply = r.answer(events) if r.answer is not None else None
+                if r.idempotency is not None and reply is not None:
+                    party, key, request = r.idempotency
+                    answers.append((party, key, Answer(request, reply[0], json.dumps(reply[1], sort_keys=True))))
+                outcomes.append((events, reply))
+            if not new:
+                return outcomes
             head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), format_time(datetime.now(timezone.utc))))
             try:
-                self.store.write(new, head, stored_answer)
+                self.store.write(new, head, answers=answers)
             except Exception:
                 self.tree.truncate(size)
                 self._reload()
@@ -123,7 +150,7 @@ class Ledger:
             self.entries += new
             for listener in list(self.listeners):
                 listener(new)
-            return events, reply
+            return outcomes
 
     def catch_up(self) -> None:
         """Apply entries another process (e.g. ``deconfliction party add``) appended since we last looked."""

@@ -66,7 +66,7 @@ class Store(Protocol):
     """What the service needs from persistence."""
 
     def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
-              answer: tuple[str, str, Answer] | None = None) -> None: ...
+              answer: tuple[str, str, Answer] | None = None, answers: Sequence[tuple[str, str, Answer]] = ()) -> None: ...
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]: ...
     def heads(self) -> list[TreeHead]: ...
     def answer(self, party: str, key: str) -> Answer | None: ...
@@ -103,8 +103,9 @@ class _SQLStore:
                 cur.execute(self._q("INSERT INTO schema_migrations (version) VALUES (?)"), (number,))
 
     def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
-              answer: tuple[str, str, Answer] | None = None) -> None:
-        """Append entries, a signed head and an idempotent answer in one transaction."""
+              answer: tuple[str, str, Answer] | None = None, answers: Sequence[tuple[str, str, Answer]] = ()) -> None:
+        """Append entries, a signed head and the answers to idempotent requests in one transaction."""
+        answers = [*([answer] if answer is not None else []), *answers]
         with self._writing() as cur:
             cur.executemany(self._q("INSERT INTO entries (seq, t, kind, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)"),
                             [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash) for e in entries])
@@ -112,10 +113,10 @@ class _SQLStore:
                 cur.execute(self._q("INSERT INTO heads (size, root, time, signature) VALUES (?, ?, ?, ?) "
                                     "ON CONFLICT (size) DO NOTHING"),
                             (head.size, b64(head.root), head.time, b64(head.signature)))
-            if answer is not None:
-                party, key, a = answer
-                cur.execute(self._q("INSERT INTO idempotency (party, key, request, status, response) "
-                                    "VALUES (?, ?, ?, ?, ?)"), (party, key, a.request, a.status, a.response))
+            if answers:
+                cur.executemany(self._q("INSERT INTO idempotency (party, key, request, status, response) "
+                                        "VALUES (?, ?, ?, ?, ?)"),
+                                [(party, key, a.request, a.status, a.response) for party, key, a in answers])
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         sql = "SELECT seq, t, kind, body, prev, hash FROM entries WHERE seq > ? ORDER BY seq"
@@ -241,12 +242,12 @@ class MemoryStore:
         self._answers: dict[tuple[str, str], Answer] = {}
         self._parties: dict[str, PartyRecord] = {}
 
-    def write(self, entries, head=None, answer=None) -> None:
+    def write(self, entries, head=None, answer=None, answers=()) -> None:
         self._entries += list(entries)
         if head is not None:
             self._heads.append(head)
-        if answer is not None:
-            self._answers[(answer[0], answer[1])] = answer[2]
+        for party, key, a in [*([answer] if answer is not None else []), *answers]:
+            self._answers[(party, key)] = a
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         out = [e for e in self._entries if e.seq > after]

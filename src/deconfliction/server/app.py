@@ -184,8 +184,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     async def write(command: dict, answer, request_id, prepared=None) -> JSONResponse:
         idem, fingerprint = request_id
         # the engine and the durable write run off the event loop, so streams and reads go on meanwhile
-        status, body = await asyncio.get_running_loop().run_in_executor(
-            service.writer, service.execute, command, answer, idem, fingerprint, prepared)
+        status, body = await asyncio.wrap_future(service.submit(command, answer, idem, fingerprint, prepared))
         return JSONResponse(body, status_code=status)
 
     def own(spec: dict, field: str, viewer: Viewer, path: str | None = None) -> None:

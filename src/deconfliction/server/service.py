@@ -4,7 +4,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from queue import Empty, SimpleQueue
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -12,13 +13,19 @@ from pathlib import Path
 
 from ..engine.events import Event, format_time
 from ..engine.model import Party, Policy
-from ..log.ledger import Ledger
+from ..log.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
 from .access import Viewer, event_visible, find_party, new_token, token_hash
 from .commands import apply
 
 Clock = Callable[[], datetime]
+
+GROUP = 64
+"""At most this many waiting commands are committed together (one flush to disk)."""
+
+_KEY_REUSED = 422, {"error": {"code": "idempotency_key_reused", "details": [],
+                              "message": "this Idempotency-Key was used for a different request"}}
 
 
 def utc_now() -> datetime:
@@ -60,8 +67,9 @@ class Service:
         self._sub_lock = threading.Lock()
         self.ledger.listeners.append(self._publish)
         self._stop = threading.Event()
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deconfliction-writer")
-        """The one thread that runs writes (off the event loop: streams and reads go on meanwhile)."""
+        self._writes: SimpleQueue = SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="deconfliction-writer", daemon=True)
+        self._writer.start()  # writes run off the event loop: streams and reads go on meanwhile
         self._ticker: threading.Thread | None = None
 
     # -- parties -------------------------------------------------------------------------------
@@ -103,20 +111,73 @@ class Service:
         if stored is None:
             return None
         if stored.request != fingerprint:
-            return 422, {"error": {"code": "idempotency_key_reused", "details": [],
-                                   "message": "this Idempotency-Key was used for a different request"}}
+            return _KEY_REUSED
         return stored.status, json.loads(stored.response)
 
     def execute(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
                 fingerprint: str = "", prepared: object = None) -> tuple[int, dict]:
         """Apply a command and return (status, body); a retried idempotent request gets its first answer."""
+        return self.submit(command, answer, idempotency, fingerprint, prepared).result()
+
+    def submit(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
+               fingerprint: str = "", prepared: object = None) -> Future:
+        """Queue a command for the writer; the future gives (status, body) or the refusal."""
+        future: Future = Future()
+        self._writes.put((command, answer, idempotency, fingerprint, prepared, future))
+        return future
+
+    def _write_loop(self) -> None:
+        """The one writer: takes every command waiting (up to :data:`GROUP`) and commits them together."""
+        while (first := self._writes.get()) is not None:
+            group = [first]
+            while len(group) < GROUP:
+                try:
+                    item = self._writes.get_nowait()
+                except Empty:
+                    break
+                if item is None:
+                    self._writes.put(None)  # stop after this group
+                    break
+                group.append(item)
+            try:
+                self._write_group(group)
+            except BaseException as exc:  # noqa: BLE001 - every waiting request gets the failure
+                for *_, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+
+    def _write_group(self, group: list) -> None:
         with self.ledger.lock:  # the check and the write together: concurrent retries see one another
-            prior = self.prior_answer(idempotency, fingerprint)
-            if prior is not None:
-                return prior
-            key = None if idempotency is None else (*idempotency, fingerprint)
-            _, reply = self.ledger.execute(command, self.clock(), answer=answer, idempotency=key, prepared=prepared)
-            return reply
+            now = self.clock()
+            requests, waiting, pending = [], [], {}
+            for command, answer, idempotency, fingerprint, prepared, future in group:
+                prior = self.prior_answer(idempotency, fingerprint)
+                if prior is None and idempotency in pending:  # the same key earlier in this group
+                    first_fingerprint, first = pending[idempotency]
+                    waiting.append((future, first_fingerprint == fingerprint, first))
+                    continue
+                if prior is not None:
+                    future.set_result(prior)
+                    continue
+                key = None if idempotency is None else (*idempotency, fingerprint)
+                if idempotency is not None:
+                    pending[idempotency] = (fingerprint, future)
+                requests.append(Request(command, now, answer, key, prepared))
+                waiting.append((future, None, None))
+            outcomes = iter(self.ledger.execute_many(requests))
+            for future, same, first in waiting:
+                if first is None:
+                    outcome = next(outcomes)
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome[1])
+                elif not same:
+                    future.set_result(_KEY_REUSED)
+                elif first.exception() is not None:
+                    future.set_exception(first.exception())
+                else:
+                    future.set_result(first.result())
 
     # -- reads ---------------------------------------------------------------------------------
     def events(self, viewer: Viewer, after: int = 0, limit: int | None = 1000) -> list[dict]:
@@ -182,7 +243,8 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
-        self.writer.shutdown(wait=True)
+        self._writes.put(None)
+        self._writer.join(timeout=30)
         if self._ticker is not None:
             self._ticker.join(timeout=5)
         self.store.close()
