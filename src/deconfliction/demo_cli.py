@@ -130,9 +130,10 @@ def _open_store(db: str | None, clock):
     if db is None:
         db = DEMO_DB
         path = _sqlite_path(db)
-        old = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), key_path_for(db, None)) if p.exists()]
+        old = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), key_path_for(db, None), _tokens_beside(db))
+               if p.exists()]
         if old:
-            print(f"demo: replacing {path} of an earlier demo (and its signing key)", file=sys.stderr)
+            print(f"demo: replacing {path} of an earlier demo (and its signing key and tokens)", file=sys.stderr)
             for p in old:
                 p.unlink()
     try:
