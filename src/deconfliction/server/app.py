@@ -216,7 +216,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                          for c in conflicts_with_zones(op, [zone])]
             return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": [_dry(c) for c in found]})
         conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": _conflicts(events)})  # noqa: E731
-        return await write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, rid)
+        return await write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, rid, zone)
 
     @app.get("/v1/zones")
     def get_zones(authorization: str | None = Header(None)):
@@ -242,7 +242,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             return JSONResponse({"operation": op.id, "recorded": False, "conflicts": [_dry(c) for c in found]},
                                 status_code=200)
         answer = lambda events: (201, {"operation": op.id, "recorded": True, "conflicts": _conflicts(events)})  # noqa: E731
-        return await write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid)
+        return await write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid, op)
 
     @app.get("/v1/operations")
     def get_operations(authorization: str | None = Header(None)):

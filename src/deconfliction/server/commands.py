@@ -53,18 +53,24 @@ def _relative(path: str, section: str) -> str:
     return path
 
 
-def apply(engine: Engine, command: dict, t: datetime, prepared: list[ReportBatch] | None = None) -> list[Event]:
+def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None) -> list[Event]:
     """Apply one logged command at time ``t``; raises DeconflictionError for commands the engine refuses.
 
-    ``prepared``: a positions command's reports already validated at the edge (so a live request
-    is parsed once); a replay of the log parses them again.
+    ``prepared``: the command's items as the edge already validated them (a positions command's
+    report batches, a declared zone or operation), so a live request is parsed once; a replay of
+    the log parses them again, from the same text, to the same values.
     """
     kind = command["type"]
     handler = _HANDLERS.get(kind)
     if handler is None:
         raise DeconflictionError(f"unknown command {kind!r}")
-    if prepared is not None and kind == "positions":
-        return _report(engine, prepared, t)
+    if prepared is not None:
+        if kind == "positions":
+            return _report(engine, prepared, t)
+        if kind == "zone.declare":
+            return engine.declare_zone(prepared, t)
+        if kind == "operation.declare":
+            return engine.declare_operation(prepared, t)
     return handler(engine, command, t)
 
 
