@@ -1,4 +1,6 @@
 """GET /v1/units: own units always, another party's units only while they concern the caller."""
+import re
+
 from tests.server.world import INSIDE, OUTSIDE, T0, TANF, assert_error, at
 
 FAR = (36.3, 35.1)
@@ -108,9 +110,10 @@ def test_the_page_is_served_at_the_root(world):
     page = world.client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "web/app.js" in page.text
-    for path in ("/web/app.js", "/web/style.css", "/web/vendor/leaflet/leaflet.js",
-                 "/web/vendor/world-atlas/countries-50m.json"):
-        assert world.client.get(path).status_code == 200, path
+    loaded = re.findall(r'(?:src|href)="(web/[^"]+)"', page.text)
+    assert len(loaded) >= 8, loaded  # the page's scripts and styles, and the vendored libraries
+    for path in [*loaded, "web/vendor/world-atlas/countries-50m.json", "web/vendor/leaflet/LICENSE"]:
+        assert world.client.get("/" + path).status_code == 200, path
     assert world.client.get("/web/nope.js").status_code == 404
 
 

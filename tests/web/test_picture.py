@@ -202,3 +202,26 @@ def test_the_slider_looks_ahead(site, open_as):
     expect()(page.locator(".unit-label", has_text="if it holds course")).to_have_count(0)
     assert faded.count() == later - 1  # now, the one-hour visit is on
     no_page_errors(page)
+
+
+def test_verify_catches_a_forged_head(site, open_as):
+    page = open_as("coalition")
+
+    def forged(route, change):
+        head = route.fetch().json()
+        change(head)
+        route.fulfill(json=head)
+
+    page.get_by_role("tab", name="Log").click()
+    result = page.locator("#verify-result")
+    # signed at another time than it says: the signature does not match
+    page.route("**/v1/log/head", lambda route: forged(route, lambda h: h.update(time="2017-06-06T00:00:00Z")))
+    page.get_by_role("button", name="Verify").click()
+    expect()(result).to_contain_text("NOT verified: Ed25519 signature of the head INVALID", timeout=10_000)
+    expect()(result).to_have_class("bad")
+    # another root: the signature fails, and no entry's proof leads to that root
+    page.unroute("**/v1/log/head")
+    page.route("**/v1/log/head", lambda route: forged(route, lambda h: h.update(root="A" * 43 + "=")))
+    page.get_by_role("button", name="Verify").click()
+    expect()(result).to_contain_text(re.compile(r"INVALID; 0 of \d+ .*first problem: entry \d+"), timeout=10_000)
+    no_page_errors(page)
