@@ -250,7 +250,11 @@ def _clock_text(scenario: Scenario, speed: float) -> str:
 
 
 def _print_events(entries) -> None:
+    """One line per event on stderr; on a terminal, cut to its width (message texts are long)."""
+    import shutil
+
     from .cli import _describe
+    width = shutil.get_terminal_size().columns if sys.stderr.isatty() else 0
     for e in entries:
         if e.kind != "event":
             continue
@@ -258,5 +262,7 @@ def _print_events(entries) -> None:
             who, what = _describe(e.body)
         except (KeyError, TypeError, ValueError):
             who, what = "", ""
-        print(f"{e.body['t'][:16].replace('T', ' ')}  {e.body['type']:<20} {who}  {what}".rstrip(),
-              file=sys.stderr, flush=True)
+        line = f"{e.body['t'][:16].replace('T', ' ')}  {e.body['type']:<20} {who}  {what}".rstrip()
+        if width and len(line) > width:
+            line = line[: width - 1] + "\u2026"
+        print(line, file=sys.stderr, flush=True)
