@@ -81,7 +81,8 @@ def start(cwd: Path, *args: str):
                 "--tokens", str(cwd / "tokens.json"), *args, cwd=cwd)
     url = re.search(r"http://\S+/", proc.stdout.readline()).group(0)
     tokens = json.loads((cwd / "tokens.json").read_text())
-    wait_for(lambda: "the scenario is played" in (cwd / "demo.err").read_text(), what="the play to end")
+    # a generous ceiling: on a fresh checkout the demo's warm-up compiles the engine's checks first
+    wait_for(lambda: "the scenario is played" in (cwd / "demo.err").read_text(), timeout=120, what="the play to end")
     return proc, url, tokens
 
 
