@@ -6,9 +6,12 @@ function partyStyle(party) {
   if (!partyStyles.has(party)) {
     let h = 0;
     for (const ch of party) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-    let i = h % PALETTE.length;
+    // yellow (the last colour) is pale on the basemap: a party gets it only when the others are taken
+    const strong = PALETTE.length - 1;
+    let i = h % strong;
     const used = new Set([...partyStyles.values()].map((s) => s.index));
-    for (let k = 0; k < PALETTE.length && used.has(i); k++) i = (i + 1) % PALETTE.length;
+    for (let k = 0; k < strong && used.has(i); k++) i = (i + 1) % strong;
+    if (used.has(i) && !used.has(strong)) i = strong;
     partyStyles.set(party, {index: i, color: PALETTE[i], shape: SHAPES[i]});
     renderLegend();
   }
