@@ -47,6 +47,14 @@ class Engine:
         self._plans = VolumeIndex()
         self._zone_boxes = VolumeIndex()
 
+    def set_policy(self, policy: Policy) -> None:
+        """Adopt other rules; only before anything was added, declared, reported or sent."""
+        if self.parties or self.zones or self.operations or len(self.tracks) or self._seq or self.channel.messages:
+            raise DeconflictionError("the policy can be set only before anything else happened")
+        self.policy = policy
+        self._proximity = ProximityWatch(policy)
+        self.channel = Channel(policy, self.parties)
+
     def _event(self, t: datetime, kind: str, fields: dict) -> Event:
         self._seq += 1
         self.stats[f"events.{kind}"] += 1

@@ -173,11 +173,15 @@ def policy_command(policy: Policy) -> dict:
 
 def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
     # only first in a log, so that a restart or `log verify` replays everything under the same rules
-    if engine.parties or engine.zones or engine.operations or sum(engine.stats.values()):
+    if sum(engine.stats.values()):
         raise DeconflictionError("the policy can be set only before anything else is in the log")
     spec = dict(c["policy"])
     spec["escalation"] = tuple(spec.get("escalation", Policy().escalation))
-    engine.__init__(Policy(**spec))  # nothing was declared or reported: the same as a new engine with these rules
+    try:
+        policy = Policy(**spec)
+    except TypeError as exc:
+        raise DeconflictionError(f"the policy is not valid: {exc}") from None
+    engine.set_policy(policy)
     return []
 
 
