@@ -52,6 +52,18 @@ def test_heads_and_idempotent_answers_are_written_with_the_entries(store):
     assert store.answer("coalition", "key-1") is None
 
 
+def test_the_latest_head_is_the_largest_and_answers_can_come_in_groups(store):
+    key = SigningKey.generate()
+    entries = chain(4)
+    assert store.latest_head() is None
+    first = key.sign(TreeHead(2, tree_of(entries[:2]).root(), "2017-06-06T00:00:01Z"))
+    second = key.sign(TreeHead(4, tree_of(entries).root(), "2017-06-06T00:00:02Z"))
+    store.write(entries[:2], first)
+    store.write(entries[2:], second, answers=[("un", "a", Answer("r1", 201, "{}")), ("un", "b", Answer("r2", 202, "{}"))])
+    assert store.latest_head() == second and store.heads() == [first, second]
+    assert store.answer("un", "a").status == 201 and store.answer("un", "b").status == 202
+
+
 def test_parties_are_added_listed_and_revoked(store):
     store.add_party(PartyRecord("un", "UN agency", "h1", ("coalition",), True, "2017-06-06T00:00:00Z"))
     with pytest.raises(StoreError):

@@ -182,9 +182,9 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------------
     def head(self) -> TreeHead:
         with self.lock:
-            heads = self.store.heads()
-            if heads and heads[-1].size == len(self.entries):
-                return heads[-1]
+            latest = self.store.latest_head()
+            if latest is not None and latest.size == len(self.entries):
+                return latest
             return self.key.sign(TreeHead(len(self.entries), self.tree.root(), format_time(datetime.now(timezone.utc))))
 
     def add_party(self, party: Party, t: datetime) -> list[Event]:

@@ -69,6 +69,7 @@ class Store(Protocol):
               answer: tuple[str, str, Answer] | None = None, answers: Sequence[tuple[str, str, Answer]] = ()) -> None: ...
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]: ...
     def heads(self) -> list[TreeHead]: ...
+    def latest_head(self) -> TreeHead | None: ...
     def answer(self, party: str, key: str) -> Answer | None: ...
     def add_party(self, party: PartyRecord) -> None: ...
     def parties(self) -> list[PartyRecord]: ...
@@ -134,6 +135,10 @@ class _SQLStore:
     def heads(self) -> list[TreeHead]:
         rows = self._read("SELECT size, root, time, signature FROM heads ORDER BY size")
         return [TreeHead(int(s), unb64(r), t, unb64(g)) for s, r, t, g in rows]
+
+    def latest_head(self) -> TreeHead | None:
+        rows = self._read("SELECT size, root, time, signature FROM heads ORDER BY size DESC LIMIT 1")
+        return next((TreeHead(int(s), unb64(r), t, unb64(g)) for s, r, t, g in rows), None)
 
     def answer(self, party: str, key: str) -> Answer | None:
         rows = self._read(self._q("SELECT request, status, response FROM idempotency WHERE party = ? AND key = ?"),
@@ -258,6 +263,9 @@ class MemoryStore:
 
     def heads(self) -> list[TreeHead]:
         return sorted(self._heads, key=lambda h: h.size)
+
+    def latest_head(self) -> TreeHead | None:
+        return max(self._heads, key=lambda h: h.size, default=None)
 
     def answer(self, party: str, key: str) -> Answer | None:
         return self._answers.get((party, key))
