@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -54,6 +55,8 @@ class Ledger:
         self.engine = Engine(policy, [])
         self.tree = MerkleTree()
         self.entries: list[Entry] = []
+        self._last_event: list[int] = []
+        """For each entry, the number of the last engine event up to it (for :meth:`events_after`)."""
         self.lock = threading.RLock()
         self.listeners: list[Callable[[list[Entry]], None]] = []
         self._rebuild()
@@ -74,8 +77,7 @@ class Ledger:
                 if not expected or expected[0] != e.body:
                     raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
                 expected.pop(0)
-            self.entries.append(e)
-            self.tree.append(e.leaf())
+            self._keep(e)
         self._check_events(expected, len(stored) + 1)
 
     @staticmethod
@@ -147,7 +149,8 @@ class Ledger:
                 self.tree.truncate(size)
                 self._reload()
                 raise
-            self.entries += new
+            for e in new:
+                self._keep(e, in_tree=True)
             for listener in list(self.listeners):
                 listener(new)
             return outcomes
@@ -167,8 +170,7 @@ class Ledger:
                 expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_t(e.t))]
             elif not expected or expected.pop(0) != e.body:
                 raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
-            self.entries.append(e)
-            self.tree.append(e.leaf())
+            self._keep(e)
         for listener in list(self.listeners):
             listener(newer)
 
@@ -177,7 +179,21 @@ class Ledger:
         self.engine = Engine(self.policy, [])
         self.tree = MerkleTree()
         self.entries = []
+        self._last_event = []
         self._rebuild()
+
+    def _keep(self, entry: Entry, in_tree: bool = False) -> None:
+        self.entries.append(entry)
+        self._last_event.append(entry.body["seq"] if entry.kind == "event" else
+                                (self._last_event[-1] if self._last_event else 0))
+        if not in_tree:
+            self.tree.append(entry.leaf())
+
+    def events_after(self, after: int) -> Iterator[Entry]:
+        """The event entries whose engine event number is above ``after``, in order (found by bisection)."""
+        for e in self.entries[bisect_right(self._last_event, after):]:
+            if e.kind == "event":
+                yield e
 
     # -- reading -------------------------------------------------------------------------------
     def head(self) -> TreeHead:

@@ -184,12 +184,11 @@ class Service:
         """This party's view of the event log after engine event number ``after``."""
         out = []
         with self.ledger.lock:
-            for entry in self.ledger.entries:
-                if entry.kind == "event" and entry.body["seq"] > after:
-                    if event_visible(entry.body, viewer, self.ledger.engine):
-                        out.append({**entry.body, "log_seq": entry.seq})
-                        if limit is not None and len(out) >= limit:
-                            break
+            for entry in self.ledger.events_after(after):
+                if event_visible(entry.body, viewer, self.ledger.engine):
+                    out.append({**entry.body, "log_seq": entry.seq})
+                    if limit is not None and len(out) >= limit:
+                        break
         return out
 
     # -- live ----------------------------------------------------------------------------------
