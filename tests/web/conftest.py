@@ -54,7 +54,7 @@ def open_as(browser, site):
         page.goto(site.url + "/")
         page.get_by_label("Your party's bearer token").fill(site.tokens[party])
         page.get_by_role("button", name="Open the picture").click()
-        page.wait_for_selector("#picture:not([hidden])")
+        page.wait_for_selector("body[data-ready='true']")
         return page
 
     yield open_

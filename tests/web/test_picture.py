@@ -4,6 +4,7 @@ The tests run in order on one service: the At Tanf zones are declared, a pro-reg
 drives into the zone while the coalition watches, pro-regime acknowledges the warning, the UN
 draws a plan across the zone, and each party sees only the units that concern it.
 """
+import json
 import re
 from datetime import timedelta
 
@@ -224,4 +225,49 @@ def test_verify_catches_a_forged_head(site, open_as):
     page.route("**/v1/log/head", lambda route: forged(route, lambda h: h.update(root="A" * 43 + "=")))
     page.get_by_role("button", name="Verify").click()
     expect()(result).to_contain_text(re.compile(r"INVALID; 0 of \d+ .*first problem: entry \d+"), timeout=10_000)
+    no_page_errors(page)
+
+
+def _click_at(page, lon: float, lat: float) -> None:
+    x, y = page.evaluate("([lat, lon]) => { const p = map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+                         [lat, lon])
+    page.locator("#map").click(position={"x": x, "y": y})
+
+
+def test_drawing_a_zone_polygon_and_a_route(site, open_as):
+    now = site.clock()
+    site.post("un", "/v1/operations", {"id": "un-probe", "volumes": [{
+        "geometry": {"type": "Point", "coordinates": [37.5, 34.2]}, "radius_m": 3000,
+        "window": {"start": format_time(now), "end": format_time(now + timedelta(hours=2))}}]})
+    # the coalition draws a zone around the UN's planned visit: the dry run names the plan it meets
+    page = open_as("coalition")
+    page.evaluate("map.setView([34.2, 37.5], 10, {animate: false}) && null")
+    page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("radio", name="Zone").check()
+    page.get_by_role("button", name="Polygon").click()
+    for lon, lat in ((37.40, 34.10), (37.60, 34.10), (37.60, 34.30), (37.40, 34.30)):
+        _click_at(page, lon, lat)
+    geometry = json.loads(page.get_by_label("Geometry (GeoJSON, longitude first)").input_value())
+    assert geometry["type"] == "Polygon" and len(geometry["coordinates"][0]) == 5
+    assert geometry["coordinates"][0][0] == geometry["coordinates"][0][-1]  # closed
+    page.get_by_label("Id", exact=True).fill("hama-box")
+    page.get_by_label("Agreed by (party ids, comma-separated)").fill("coalition")
+    page.get_by_role("button", name="Check conflicts").click()
+    result = page.locator("#draw-result")
+    expect()(result).to_contain_text("Conflict with operation un-probe (parties un, coalition)")
+    # pro-regime draws a 2 km wide route through the same place
+    page = open_as("pro-regime")
+    page.evaluate("map.setView([34.2, 37.5], 10, {animate: false}) && null")
+    page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("button", name="Route").click()
+    page.get_by_label("Route width (m)").fill("2000")
+    _click_at(page, 37.40, 34.20)
+    _click_at(page, 37.60, 34.21)
+    geometry = json.loads(page.get_by_label("Geometry (GeoJSON, longitude first)").input_value())
+    assert geometry["type"] == "LineString" and len(geometry["coordinates"]) == 2
+    page.get_by_label("Id", exact=True).fill("pr-road-move")
+    page.get_by_role("button", name="Check conflicts").click()
+    expect()(page.locator("#draw-result")).to_contain_text("Conflict with operation un-probe")
+    page.get_by_role("button", name="Undo point").click()  # a one-point route is no route: nothing to check
+    assert page.get_by_label("Geometry (GeoJSON, longitude first)").input_value() == ""
     no_page_errors(page)

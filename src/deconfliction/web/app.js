@@ -96,6 +96,7 @@ async function login(token) {
   const fit = state.zones.length ? L.featureGroup([...layers.byZone.values()]).getBounds() : null;
   if (fit && fit.isValid()) map.fitBounds(fit.pad(0.15));
   loadHead().catch(() => {});
+  document.body.dataset.ready = "true";  // loaded: the backlog is in, the map fitted (tests wait for this)
   stream();
 }
 
