@@ -184,7 +184,7 @@ function renderZones() {
     const group = L.featureGroup(shapeLayers(z.geometry, style, z.perimeter_m || 0, band));
     const details = `${z.kind.replace("_", " ")} · agreed by ${z.parties.join(", ")}`
       + (z.allowed.length ? ` · allowed: ${z.allowed.join(", ")}` : "");
-    label(group, z.geometry, `<strong>${escapeXml(z.name || z.id)}</strong><br>${escapeXml(details)}`, "zone-label");
+    label(group, z.geometry, `<strong>${escapeXml(z.name || z.id)}</strong><span class="details">${escapeXml(details)}</span>`, "zone-label");
     group.addTo(layers.zones);
     layers.byZone.set(z.id, group);
   }
@@ -207,7 +207,7 @@ function renderOperations() {
     });
     const w = op.volumes.map((v) => v.window).filter(Boolean)[0] || {};
     const when = w.start || w.end ? `${shortTime(w.start) || "…"} → ${shortTime(w.end) || "…"}` : "any time";
-    label(group, op.volumes[0].geometry, `<strong>${escapeXml(op.id)}</strong> (plan of ${escapeXml(op.party)})<br>${escapeXml(when)}`, "op-label");
+    label(group, op.volumes[0].geometry, `<strong>${escapeXml(op.id)}</strong> (plan of ${escapeXml(op.party)})<span class="details">${escapeXml(when)}</span>`, "op-label");
     group.addTo(layers.operations);
     layers.byOperation.set(op.id, group);
   }
