@@ -13,6 +13,8 @@ SPEED = "1500"  # 25 scenario minutes a second: the separation loss at 08:00 com
 
 
 def expect():
+    """Playwright's ``expect``, imported when a test runs: without Playwright the ``browser`` fixture
+    says what is missing (a skip, or a failure under CI) instead of an import error at collection."""
     from playwright.sync_api import expect as e
     return e
 

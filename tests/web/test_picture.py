@@ -12,7 +12,6 @@ import pytest
 
 from deconfliction.engine.events import format_time
 
-
 OUTSIDE = (37.75, 33.75)
 """About 85 km north-west of the garrison: outside the zone and its 10 km band."""
 INSIDE = (38.20, 33.60)
@@ -22,6 +21,8 @@ FAR = (37.00, 34.60)
 
 
 def expect():
+    """Playwright's ``expect``, imported when a test runs: without Playwright the ``browser`` fixture
+    says what is missing (a skip, or a failure under CI) instead of an import error at collection."""
     from playwright.sync_api import expect as e
     return e
 
