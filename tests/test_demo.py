@@ -249,13 +249,19 @@ def test_a_port_in_use_and_a_store_with_a_log_are_refused(tmp_path, monkeypatch,
         "demo: the store sqlite:///used.db already holds a log; the demo needs a new one")
 
 
-def test_the_policy_is_set_only_first_in_a_log():
+def test_the_policy_is_set_only_before_the_first_zone_plan_or_report():
+    t = datetime(2017, 6, 6, tzinfo=timezone.utc)
     engine = Engine(Policy(), [])
-    apply(engine, policy_command(Policy(perimeter_m=10_000)), datetime(2017, 6, 6, tzinfo=timezone.utc))
+    apply(engine, policy_command(Policy(perimeter_m=10_000)), t)
     assert engine.policy.perimeter_m == 10_000
-    apply(engine, {"type": "party.add", "id": "a"}, datetime(2017, 6, 6, tzinfo=timezone.utc))
-    with pytest.raises(DeconflictionError, match="only before anything else"):
-        apply(engine, policy_command(Policy()), datetime(2017, 6, 6, tzinfo=timezone.utc))
+    apply(engine, {"type": "party.add", "id": "a"}, t)
+    apply(engine, policy_command(Policy(perimeter_m=5_000)), t)  # parties alone do not fix the rules
+    assert engine.policy.perimeter_m == 5_000
+    apply(engine, {"type": "positions", "party": "a", "reports": [{"t": "2017-06-06T00:00:00Z", "id": "u",
+                                                                     "party": "a", "lon": 1.0, "lat": 2.0}]}, t)
+    with pytest.raises(DeconflictionError, match="keeps the rules it started with"):
+        apply(engine, policy_command(Policy()), t)
+    assert engine.policy.perimeter_m == 5_000
 
 
 def test_the_script_follows_the_replay_order_one_request_per_party_and_instant():

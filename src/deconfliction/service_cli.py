@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import DeconflictionError
+from .errors import DeconflictionError, ScenarioError
 from .log.chain import Entry, check_chain, tree_of
 from .log.merkle import verify_consistency
 from .log.signing import TreeHead, verify_head
@@ -33,6 +33,10 @@ def add_parsers(sub) -> None:
     _store_args(p)
     p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024,
                    help="larger requests get 413 (default 10485760, 10 MiB)")
+    p.add_argument("--policy", type=Path, metavar="FILE",
+                   help="the rules (perimeter, separation, deadlines, escalation) from the policy section of a "
+                        "YAML or JSON file, e.g. a scenario file; written to a new log before its first zone, "
+                        "plan or report (default: the default policy)")
     p.set_defaults(run=_serve, file="serve")
 
     party = sub.add_parser("party", help="add, list or revoke parties and their tokens",
@@ -102,6 +106,26 @@ def _service(args):
         raise SystemExit(2) from None
 
 
+def _adopt_policy(service, path: Path) -> bool:
+    """Log the rules of ``path`` unless the log has them already; False (said on stderr) when it cannot."""
+    from .formats.scenario import load_policy
+    from .server.commands import policy_command
+    try:
+        policy = load_policy(path)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(f"serve: {path}: {problem.path or 'policy'}: {problem.reason}", file=sys.stderr)
+        return False
+    if service.ledger.engine.policy == policy:
+        return True
+    try:
+        service.ledger.execute(policy_command(policy), service.clock())
+    except DeconflictionError as exc:
+        print(f"serve: --policy {path}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _serve(args) -> int:
     import uvicorn
 
@@ -112,6 +136,9 @@ def _serve(args) -> int:
                                    max_body_bytes=args.max_body_bytes))
     except DeconflictionError as exc:
         print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    if args.policy is not None and not _adopt_policy(service, args.policy):
+        service.stop()
         return 2
     print(f"deconfliction: http://{args.host}:{args.port}/docs  store {args.db}", file=sys.stderr)
     print(f"log signing key (public):\n{service.key.public_pem()}", file=sys.stderr)

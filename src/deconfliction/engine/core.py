@@ -48,9 +48,11 @@ class Engine:
         self._zone_boxes = VolumeIndex()
 
     def set_policy(self, policy: Policy) -> None:
-        """Adopt other rules; only before anything was added, declared, reported or sent."""
-        if self.parties or self.zones or self.operations or len(self.tracks) or self._seq or self.channel.messages:
-            raise DeconflictionError("the policy can be set only before anything else happened")
+        """Adopt other rules; only while nothing but parties was added (no zone, plan, report,
+        message or incident yet)."""
+        if self.zones or self.operations or len(self.tracks) or self.channel.messages or self.incidents:
+            raise DeconflictionError("the rules can change only before the first zone, plan, report, message or "
+                                     "incident; a log keeps the rules it started with")
         self.policy = policy
         self._proximity = ProximityWatch(policy)
         self.channel = Channel(policy, self.parties)

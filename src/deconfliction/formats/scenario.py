@@ -52,6 +52,20 @@ _KeepTimesAsText.yaml_implicit_resolvers = {
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raises ScenarioError listing every problem found."""
     path = Path(path)
+    return parse_scenario(_read_document(path), path.parent)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """The rules in a file: its ``policy`` mapping (a scenario file will do), or the whole file
+    when it is a bare mapping of policy fields. Raises ScenarioError naming each problem."""
+    data = _read_document(Path(path))
+    spec = data.get("policy", {}) if isinstance(data, dict) and ("policy" in data or "scenario" in data) else data
+    scenario = parse_scenario({"scenario": 1, "start": "1970-01-01T00:00:00Z", "policy": spec})
+    return scenario.policy
+
+
+def _read_document(path: Path) -> Any:
+    """A YAML (or, by its suffix, JSON) file, parsed; ScenarioError when it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -67,7 +81,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError([Problem("", f"{path.name} is not valid YAML{where}: {what}")]) from None
     except ValueError as exc:
         raise ScenarioError([Problem("", f"{path.name} is not valid JSON: {exc}")]) from None
-    return parse_scenario(data, path.parent)
+    return data
 
 
 def parse_scenario(data: Any, base_dir: Path = Path(".")) -> Scenario:

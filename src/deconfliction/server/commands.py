@@ -165,16 +165,14 @@ def _clock(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 
 def policy_command(policy: Policy) -> dict:
-    """The command that sets the rules of a log (``deconfliction demo`` plays a scenario with its own)."""
+    """The command that sets the rules of a log (``serve --policy``; ``deconfliction demo`` plays a scenario with its own)."""
     spec = asdict(policy)
     spec["escalation"] = list(spec["escalation"])
     return {"type": "policy.set", "policy": spec}
 
 
 def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
-    # only first in a log, so that a restart or `log verify` replays everything under the same rules
-    if sum(engine.stats.values()):
-        raise DeconflictionError("the policy can be set only before anything else is in the log")
+    # only before the first zone, plan, report or message, so that everything is checked under one set of rules
     spec = dict(c["policy"])
     spec["escalation"] = tuple(spec.get("escalation", Policy().escalation))
     try:
