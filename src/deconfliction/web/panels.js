@@ -125,8 +125,11 @@ function myRole(m) {
 
 function renderInbox() {
   const list = $("inbox");
-  const mine = [...state.messages.values()].filter((m) => myRole(m)).sort((a, b) => (b.sent || "").localeCompare(a.sent || ""));
-  const open = mine.filter((m) => m.state === "delivered" && !m.acks.some((a) => a.by === state.me.party));
+  const waiting = (m) => m.state === "delivered" && !m.acks.some((a) => a.by === state.me.party);
+  // those waiting for this party's acknowledgement first, then the newest
+  const mine = [...state.messages.values()].filter((m) => myRole(m))
+    .sort((a, b) => (waiting(b) - waiting(a)) || (b.sent || "").localeCompare(a.sent || ""));
+  const open = mine.filter(waiting);
   $("count-inbox").textContent = open.length ? String(open.length) : "";
   list.replaceChildren(...mine.map((m) => {
     const li = document.createElement("li");
