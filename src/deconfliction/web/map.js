@@ -119,6 +119,7 @@ function initMap() {
   });
   map.on("zoomend", reweigh);
   map.on("click", onMapClick);
+  map.getContainer().addEventListener("keydown", (e) => { if (e.key === "Escape" && draw.tool) setTool(draw.tool); });
   const legend = L.control({position: "bottomleft"});
   legend.onAdd = () => { const div = L.DomUtil.create("div", "legend"); div.id = "legend"; return div; };
   legend.addTo(map);

@@ -12,6 +12,7 @@ function addEvents(events, fresh = false) {
     state.events.set(e.seq, {...e, fresh});
     state.lastSeq = Math.max(state.lastSeq, e.seq);
     trackMessage(e);
+    if (fresh && ALERTS[e.type]) status(`${ALERTS[e.type].label}: ${describe(e)}`);  // announced (aria-live)
     added = true;
     if (REFRESH_ON.has(e.type)) refresh = true;
   }
