@@ -18,13 +18,13 @@ Only the reports made while a concern was open (and the one that closed it) are 
 """
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..engine.events import format_time
 from ..log.ledger import Ledger, parse_t
+from .commands import position_reports
 
 TRAIL_POINTS = 20
 """How many reports a unit's trail keeps (the latest position is the last of them)."""
@@ -104,20 +104,10 @@ class UnitView:
 
     @staticmethod
     def _reports(command: dict) -> list[dict]:
-        """The reports of a logged positions command: its items, or the request body it holds as sent."""
+        """The reports of a logged positions command (whichever form it was logged in)."""
         if command.get("type") != "positions":
             return []
-        items = command.get("reports")
-        if items is None:
-            text = str(command.get("body", ""))
-            try:
-                items = ([json.loads(line) for line in text.splitlines() if line.strip()]
-                         if command.get("format") == "ndjson" else json.loads(text))
-            except ValueError:
-                return []  # the command was refused then, so it is not in the log; nothing to show
-        party = command.get("party", "")
-        return [{"party": party, **r} for r in items if isinstance(r, dict) and "id" in r] \
-            if isinstance(items, list) else []
+        return [r for r in position_reports(command) if isinstance(r, dict) and "id" in r]
 
     def _concern(self, party: str, track: str) -> _Concern:
         key = (party, track)
