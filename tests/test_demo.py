@@ -218,8 +218,8 @@ def test_the_default_store_is_replaced_after_saying_so_and_ctrl_c_stops_it(tmp_p
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--scenario", "missing.yaml"], "demo: cannot read missing.yaml"),
-    (["--scenario", "bad.yaml"], "demo: zones[0].raduis_m: unknown field; did you mean 'radius_m'?"),
+    (["--scenario", "missing.yaml"], "demo: missing.yaml: cannot read missing.yaml"),
+    (["--scenario", "bad.yaml"], "demo: bad.yaml: zones[0].raduis_m: unknown field; did you mean 'radius_m'?"),
     (["--speed", "0"], "demo: --speed '0': give a positive number"),
     (["--speed", "fast"], "demo: --speed 'fast': give a positive number"),
     (["--port", "70000"], "demo: --port '70000' is not a port number"),

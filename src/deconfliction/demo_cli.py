@@ -59,6 +59,8 @@ def run(args) -> int:
     sock = None
     try:
         speed, port = _speed(args.speed), _port(args.port)
+        if args.scenario is not None:
+            args.file = f"demo: {args.scenario}"  # a bad scenario's problems are named with its file
         scenario = load_scenario(args.scenario or example_scenario())  # ScenarioError: one line per problem
         sock = _listen(args.host, port)
         service, db = _open_store(args.db, ScenarioClock(scenario.start, speed))
@@ -126,18 +128,17 @@ def _open_store(db: str | None, clock):
     """The demo's service on a store with no log: the default one is replaced, a given one must be new."""
     from .server.clock import ScenarioService
     from .server.service import Settings
-    from .service_cli import key_path_for
     if db is None:
         db = DEMO_DB
         path = _sqlite_path(db)
-        old = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), key_path_for(db, None), _tokens_beside(db))
+        old = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), _key_beside(db), _tokens_beside(db))
                if p.exists()]
         if old:
             print(f"demo: replacing {path} of an earlier demo (and its signing key and tokens)", file=sys.stderr)
             for p in old:
                 p.unlink()
     try:
-        service = ScenarioService(Settings(db=db, key_path=key_path_for(db, None)), clock=clock)
+        service = ScenarioService(Settings(db=db, key_path=_key_beside(db)), clock=clock)
     except (DeconflictionError, OSError) as exc:
         raise Refused(f"cannot open the store {db}: {exc}") from None
     except Exception as exc:  # a driver's own error (sqlite3, psycopg): still one line
@@ -213,6 +214,13 @@ def _warm_up(scenario: Scenario, stop: threading.Event) -> None:
                 break
     finally:
         slow.cancel()
+
+
+def _key_beside(db: str) -> Path:
+    """The demo's signing key: beside an SQLite store; for another store ``deconfliction-demo.key``
+    here (never ``deconfliction.key``, which belongs to ``serve``'s default store)."""
+    from .service_cli import key_path_for
+    return key_path_for(db, None) if _sqlite_path(db) is not None else Path("deconfliction-demo.key")
 
 
 def _tokens_beside(db: str) -> Path:
