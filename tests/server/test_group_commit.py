@@ -27,13 +27,17 @@ def _queue_while_busy(world, items):
     service = world.service
     with service.ledger.lock:
         blocker = service.submit({"type": "zone.declare", "party": "coalition", "zone": TANF}, _received)
-        time.sleep(0.2)  # the writer has taken the blocker and waits for the lock
+        deadline = time.monotonic() + 60
+        while not service._writes.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the writer has taken the blocker (it then waits for the lock)
+        time.sleep(0.05)
         futures = [service.submit(*item) for item in items]
-    assert blocker.result(timeout=10)[0] == 202
+    assert blocker.result(timeout=120)[0] == 202
     return futures
 
 
-def test_waiting_commands_share_one_commit_and_keep_their_own_answers(world):
+def test_waiting_commands_share_one_commit_and_keep_their_own_answers(store_url, make_world):
+    world = make_world(store_url)
     world.clock.set(1)
     heads_before = len(world.service.store.heads())
     key = ("militia", "k1")
@@ -45,13 +49,13 @@ def test_waiting_commands_share_one_commit_and_keep_their_own_answers(world):
         (_positions("u3", 1), _received),
     ])
     first, refused, retry, reused, last = futures
-    assert first.result(timeout=10) == (202, {"events": 0})
+    assert first.result(timeout=120) == (202, {"events": 0})
     with pytest.raises(DeconflictionError, match="already declared"):
-        refused.result(timeout=10)
-    assert retry.result(timeout=10) == first.result()
-    status, body = reused.result(timeout=10)
+        refused.result(timeout=120)
+    assert retry.result(timeout=120) == first.result()
+    status, body = reused.result(timeout=120)
     assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
-    assert last.result(timeout=10)[0] == 202
+    assert last.result(timeout=120)[0] == 202
 
     store = world.service.store
     commands = [e.body for e in store.entries() if e.kind == "command" and e.body["type"] == "positions"]
@@ -66,12 +70,13 @@ def test_a_retry_after_the_group_gets_the_stored_answer(world):
     world.clock.set(1)
     key = ("militia", "k2")
     [first] = _queue_while_busy(world, [(_positions("u1", 1), _received, key, "f")])
-    assert world.service.execute(_positions("u1", 1), _received, key, "f") == first.result(timeout=10)
+    assert world.service.execute(_positions("u1", 1), _received, key, "f") == first.result(timeout=120)
     positions = [e for e in world.service.store.entries() if e.kind == "command" and e.body["type"] == "positions"]
     assert len(positions) == 1
 
 
-def test_many_writers_at_once_all_land_in_order_and_the_log_replays(world):
+def test_many_writers_at_once_all_land_in_order_and_the_log_replays(store_url, make_world):
+    world = make_world(store_url)
     world.clock.set(1)
     results: dict[str, tuple] = {}
 
