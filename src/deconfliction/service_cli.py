@@ -63,9 +63,11 @@ def add_parsers(sub) -> None:
     p = log.add_parser("verify", help="check the whole log; name the first entry changed, removed, inserted or reordered")
     p.add_argument("--db", help=f"store URL (sqlite:///PATH or postgresql://...; default {DEFAULT_DB})")
     p.add_argument("--key", type=Path, help="the service's signing key file (default: beside the SQLite file); "
-                                             "its public half checks the signed heads")
-    p.add_argument("--export", type=Path, help="check an exported log instead, with --public-key")
-    p.add_argument("--public-key", "--pubkey", dest="public_key", type=Path, help="PEM public key for --export")
+                                             "its public half checks the signed heads. With --export: the "
+                                             "PEM public key (or the signing key) to check the export with")
+    p.add_argument("--export", type=Path, help="check an exported log instead, with --key PUBKEY")
+    p.add_argument("--public-key", "--pubkey", dest="public_key", type=Path,
+                   help="PEM public key for --export (the same as --key there)")
     p.set_defaults(run=_verify, file="log")
     p = log.add_parser("export", help="write the log with its signed heads and consistency proofs as JSON")
     _store_args(p)
@@ -245,12 +247,13 @@ def replay_problems(entries: list[Entry]) -> list[str]:
 
 def _verify(args) -> int:
     if args.export is not None:
-        if args.public_key is None:
-            print("log verify: --export needs --public-key PEM", file=sys.stderr)
+        key_file = args.public_key or args.key  # with --export, --key names the public key too
+        if key_file is None:
+            print("log verify: --export needs the public key: --key PEM (or --public-key PEM)", file=sys.stderr)
             return 2
         try:
             doc = json.loads(args.export.read_text())
-            public_pem = args.public_key.read_text()
+            public_pem = _public_pem(key_file.read_text())
             count = len(doc["entries"])
             problems = check_export(doc, public_pem)
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -278,6 +281,16 @@ def _verify(args) -> int:
     if not problems:
         print(f"log verify: ok: {count} entries, chain and signed heads verify")
     return 1 if problems else 0
+
+
+def _public_pem(text: str) -> str:
+    """A PEM public key as given, or the public half of a PEM private key (the signing key file)."""
+    if "PRIVATE KEY" not in text:
+        return text
+    from cryptography.hazmat.primitives import serialization
+    private = serialization.load_pem_private_key(text.encode(), password=None)
+    return private.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _export(args) -> int:

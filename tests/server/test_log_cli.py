@@ -1,5 +1,6 @@
 """The signed log as users check it: head, inclusion proofs, restarts on both stores, and the log CLI."""
 import json
+from pathlib import Path
 import sqlite3
 
 import pytest
@@ -176,6 +177,9 @@ def test_log_export_then_verify_with_the_public_key(logged, capsys, tmp_path):
     code, out = verify(capsys, "--export", str(exported), "--public-key", str(pem))
     assert code == 0, out
     assert "ok" in out
+    for key in (pem, Path(db.removeprefix("sqlite:///")).with_suffix(".key")):  # --key: the public key, or the signing key
+        code, out = verify(capsys, "--export", str(exported), "--key", str(key))
+        assert code == 0 and "ok" in out, out
 
     # an edited export fails
     doc["entries"][3]["body"]["tampered"] = True
