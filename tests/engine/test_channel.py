@@ -79,8 +79,12 @@ def relayed_message(engine=None):
 def test_only_addressee_or_intermediary_can_acknowledge():
     engine = relayed_message()
     rejected = engine.acknowledge(at(1), "m1", "un")
-    assert rejected[0].type == "message.ack_rejected" and "only the addressee" in rejected[0].fields["reason"]
-    assert "to" not in rejected[0].fields  # nothing about a message it was not part of
+    # a party the message does not concern is told what it would be told of an unknown id
+    assert [(e.type, e.fields) for e in rejected] == [
+        ("message.ack_rejected", {"message": "m1", "by": "un", "reason": "no such message"})]
+    sender = engine.acknowledge(at(1), "m1", "coalition")
+    assert sender[0].type == "message.ack_rejected" and "only the addressee" in sender[0].fields["reason"]
+    assert "to" not in sender[0].fields
     relay = engine.acknowledge(at(2), "m1", "russia")
     assert (relay[0].type, relay[0].fields["as"]) == ("message.acknowledged", "intermediary")
     assert engine.channel.messages["m1"].acknowledged_at is None
@@ -93,6 +97,16 @@ def test_only_addressee_or_intermediary_can_acknowledge():
 def test_acknowledging_an_unknown_message_is_rejected():
     engine = relayed_message()
     assert engine.acknowledge(at(1), "nope", "militia")[0].fields["reason"] == "no such message"
+
+
+def test_disowning_a_message_of_others_reads_as_an_unknown_id():
+    engine = relayed_message()
+    [other] = engine.disown(at(1), "m1", "un", "not ours")
+    [unknown] = engine.disown(at(1), "nope", "un", "not ours")
+    assert other.fields == {"message": "m1", "by": "un", "reason": "no such message"}
+    assert unknown.fields == {"message": "nope", "by": "un", "reason": "no such message"}
+    [sender] = engine.disown(at(1), "m1", "coalition", "not ours")
+    assert sender.fields["reason"] == "coalition neither received nor relayed it"
 
 
 def test_scripted_message_not_acknowledged_is_unanswered_at_its_deadline():

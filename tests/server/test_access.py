@@ -187,15 +187,20 @@ def test_a_message_ref_is_no_oracle_for_the_ids_of_hidden_zones(world):
     assert hidden.status_code == missing.status_code
 
 
-def test_a_rejected_ack_does_not_reveal_the_message_to_a_third_party(world):
-    """BUG: a third party that acknowledges a message it is not involved in (200, message.ack_rejected,
-    as it should) gets back — in the response and in its /v1/events — the message's header (from, to,
-    kind, ref) and a reason naming the addressee and the intermediaries."""
+def test_a_message_of_others_answers_as_an_unknown_id_and_reveals_nothing(world):
+    """A third party that acknowledges or disowns a message it is not part of is refused in the log
+    (the attempt is recorded) with exactly the answer an unknown id gets: an id (``tanf/convoy-1/1``)
+    must not tell it what happened, nor the message's header, nor who took part."""
     world.post("/v1/messages", "coalition", {"id": "m-c", "to": "militia", "kind": "warning", "text": "leave"})
-    r = world.post("/v1/messages/m-c/ack", "un")
-    assert r.status_code == 200
-    assert types(r.json()["events"]) == ["message.ack_rejected"]
-    seen = dumps(r.json()) + dumps(world.events("un"))
+    for path, body in (("ack", None), ("disown", {"reason": "not ours"})):
+        hidden = world.post(f"/v1/messages/m-c/{path}", "un", body)
+        missing = world.post(f"/v1/messages/no-such/{path}", "un", body)
+        assert hidden.status_code == missing.status_code == 200
+        strip = lambda r: [{k: v for k, v in e.items() if k not in ("seq", "t", "message")}  # noqa: E731
+                           for e in r.json()["events"]]
+        assert strip(hidden) == strip(missing) == [{"type": "message.ack_rejected", "by": "un",
+                                                    "reason": "no such message"}]
+    seen = dumps(world.events("un"))
     for secret in ("coalition", "militia", "russia"):
         assert secret not in seen, secret
 

@@ -332,10 +332,12 @@ def test_an_ack_by_a_third_party_is_rejected_and_the_message_stays_unacknowledge
     assert ack["type"] == "message.acknowledged" and ack["by"] == "militia"
 
 
-def test_an_ack_of_an_unknown_message_is_404(world):
+def test_an_ack_of_an_unknown_message_is_refused_in_the_log(world):
     before = world.size()
-    assert_error(world.post("/v1/messages/no-such/ack", "militia"), 404, "not_found")
-    assert world.size() == before
+    r = world.post("/v1/messages/no-such/ack", "militia")
+    assert r.status_code == 200, r.text
+    assert [(e["type"], e["reason"]) for e in r.json()["events"]] == [("message.ack_rejected", "no such message")]
+    assert world.size() == before + 2  # the command and its rejection
 
 
 def test_a_message_to_an_unknown_party_is_422_with_a_path(world):

@@ -64,6 +64,17 @@ class Message:
     def header(self) -> dict:
         return {"message": self.id, "from": self.sender, "to": self.to, "kind": self.kind, "ref": self.ref}
 
+    def concerns(self, party: str) -> bool:
+        """The party sent it, is its addressee, or is on its route."""
+        return party in (self.sender, self.to) or party in self.route
+
+
+def _unknown(message_id: str, by: str) -> Finding:
+    """The rejection of an answer to a message that does not exist or does not concern ``by``: the
+    same words for both, so that an id (``tanf/convoy-1/1`` says what happened) tells a party
+    nothing about messages of others."""
+    return EventType.MESSAGE_ACK_REJECTED, {"message": message_id, "by": by, "reason": "no such message"}
+
 
 def _line(a: str, b: str) -> frozenset[str]:
     return frozenset((a, b))
@@ -165,11 +176,11 @@ class Channel:
     def acknowledge(self, t: datetime, message_id: str, by: str) -> list[Finding]:
         """Record an acknowledgement by the addressee, or of receipt by an intermediary; reject others."""
         m = self.messages.get(message_id)
-        if m is None:
-            return [(EventType.MESSAGE_ACK_REJECTED, {"message": message_id, "by": by, "reason": "no such message"})]
+        if m is None or not m.concerns(by):
+            return [_unknown(message_id, by)]
         relays = m.route[1:-1] if m.delivered_at else []
         if by != m.to and by not in relays:
-            # told only to the party that tried: nothing about the message it was not part of
+            # the sender: told only that it cannot
             reason = "only the addressee or a party that relayed the message can acknowledge it"
             return [(EventType.MESSAGE_ACK_REJECTED, {"message": m.id, "by": by, "reason": reason})]
         if m.delivered_at is None:
@@ -193,9 +204,10 @@ class Channel:
     def disown(self, t: datetime, message_id: str, by: str, reason: str) -> list[Finding]:
         """An addressee or intermediary says the unit or activity is not theirs; the sender is told."""
         m = self.messages.get(message_id)
-        if m is None or m.delivered_at is None or (by != m.to and by not in m.route[1:-1]):
-            why = ("no such message" if m is None else "not delivered yet" if m.delivered_at is None
-                   else f"{by} neither received nor relayed it")
+        if m is None or not m.concerns(by):
+            return [_unknown(message_id, by)]
+        if m.delivered_at is None or (by != m.to and by not in m.route[1:-1]):
+            why = "not delivered yet" if m.delivered_at is None else f"{by} neither received nor relayed it"
             return [(EventType.MESSAGE_ACK_REJECTED, {"message": message_id, "by": by, "reason": why})]
         if m.open:
             m.state = MessageState.DISOWNED
