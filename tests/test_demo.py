@@ -20,7 +20,7 @@ from deconfliction.engine.model import Policy
 from deconfliction.errors import DeconflictionError
 from deconfliction.formats.scenario import load_scenario
 from deconfliction.replay import replay
-from deconfliction.server.access import Viewer, event_visible
+from deconfliction.server.access import Viewer, event_view, event_visible
 from deconfliction.server.commands import apply, policy_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,8 @@ def replayed_views(path: Path) -> dict[str, list[dict]]:
     scenario = load_scenario(path)
     engine = Engine(scenario.policy, scenario.parties)
     events = [json.loads(e.to_json()) for e in replay(scenario, engine)]
-    return {p.id: [e for e in events if event_visible(e, Viewer(p.id), engine)] for p in scenario.parties}
+    return {p.id: [event_view(e, Viewer(p.id)) for e in events if event_visible(e, Viewer(p.id), engine)]
+            for p in scenario.parties}
 
 
 def same_event(a: dict, b: dict) -> bool:

@@ -217,6 +217,30 @@ def test_an_incident_is_seen_by_its_reporter_the_coordinator_and_those_who_decla
         assert ("incident.reported" in types(world.events(party))) is expected, party
 
 
+def test_an_incident_record_is_whole_only_to_the_declarers_and_the_coordinator(world):
+    """The militia, warned about tanf (relayed by Russia), reports an incident in it: it learns who
+    agreed the zone and what it was told itself, not what went to anyone else."""
+    world.declare_tanf()
+    world.militia_enters_tanf()
+    world.clock.set(5)
+    r = world.post("/v1/incidents", "militia", {"id": "i-1", "kind": "strike",
+                                                "geometry": {"type": "Point", "coordinates": TANF_CENTRE}})
+    assert r.status_code == 201, r.text
+
+    def record(events):
+        [reported] = [e for e in events if e["type"] == "incident.reported"]
+        return {n["item"]: n for n in reported["notified"]}
+
+    whole = record(world.events("ocha"))["tanf"]
+    assert {t["party"] for t in whole["told"]} == {"coalition", "russia", "militia"}
+    assert record(world.events("coalition"))["tanf"] == whole  # it agreed the zone
+    for seen in (record(r.json()["events"])["tanf"], record(world.events("militia"))["tanf"]):
+        assert seen["partial"] is True and "not_told" not in seen
+        assert [t["party"] for t in seen["told"]] == ["militia"]
+        assert seen["declared_by"] == whole["declared_by"]
+    assert "russia" not in dumps([t for t in record(world.events("militia"))["tanf"]["told"]])
+
+
 def test_a_coordinator_sees_every_message(world):
     world.post("/v1/messages", "coalition", {"id": "m-1", "to": "militia", "kind": "warning"})
     world.post("/v1/messages", "militia", {"id": "m-2", "to": "russia", "kind": "info"})

@@ -75,3 +75,24 @@ def event_visible(event: dict, viewer: Viewer, engine: Engine) -> bool:
         return viewer.coordinator or p == event["reporter"] or any(
             p in n["declared_by"] for n in event["notified"])
     return viewer.coordinator
+
+
+def event_view(event: dict, viewer: Viewer) -> dict:
+    """An event as the viewer may see it (call after :func:`event_visible`).
+
+    An incident's notification record is given whole only to a coordinator and, item by item, to
+    the parties that declared the zone or plan; anyone else sees of an item only the entries
+    about itself (and nothing of items it was not told about), marked ``partial``.
+    """
+    if event.get("type") != "incident.reported" or viewer.coordinator:
+        return event
+    notified = []
+    for n in event["notified"]:
+        if viewer.party in n["declared_by"]:
+            notified.append(n)
+            continue
+        mine = [t for t in n["told"] if t["party"] == viewer.party]
+        if mine:
+            notified.append({k: v for k, v in n.items() if k != "not_told"} | {"told": mine, "partial": True})
+    return {**event, "notified": notified}
+

@@ -23,7 +23,7 @@ from ..engine.strategic import conflicts_with_zones
 from ..engine.tracks import from_us, to_us
 from ..errors import DeconflictionError, ScenarioError
 from ..formats.schema import SCENARIO_SCHEMA
-from .access import Viewer, zone_visible
+from .access import Viewer, event_view, zone_visible
 from ..log.ledger import parse_t
 from .commands import UNTIMED, decode_reports, parse_items, position_batches
 from .service import Service
@@ -406,7 +406,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         parse_items(service.ledger.engine, "incidents", [spec])
         if spec["id"] in service.ledger.engine.incidents:
             raise ApiError(409, "duplicate", f"incident id {spec['id']!r} is already used")
-        answer = with_events(201, incident=spec["id"])
+        answer = lambda events: (201, {"incident": spec["id"],  # noqa: E731 - the record as the reporter may see it
+                                       "events": [event_view(e.to_dict(), viewer) for e in events]})
         return await write({"type": "incident.report", "incident": spec}, answer, rid)
 
     # -- the log ------------------------------------------------------------------------------
@@ -445,7 +446,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                     for event in batch:
                         if event["seq"] > last and _visible(service, event, viewer):
                             last = event["seq"]
-                            yield _sse(event)
+                            yield _sse(event_view(event, viewer))
             finally:
                 service.unsubscribe(queue)
 

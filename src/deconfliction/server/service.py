@@ -16,7 +16,7 @@ from ..engine.model import Party, Policy
 from ..log.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
-from .access import Viewer, event_visible, find_party, new_token, token_hash
+from .access import Viewer, event_view, event_visible, find_party, new_token, token_hash
 from .commands import apply
 
 Clock = Callable[[], datetime]
@@ -186,7 +186,7 @@ class Service:
         with self.ledger.lock:
             for entry in self.ledger.events_after(after):
                 if event_visible(entry.body, viewer, self.ledger.engine):
-                    out.append({**entry.body, "log_seq": entry.seq})
+                    out.append({**event_view(entry.body, viewer), "log_seq": entry.seq})
                     if limit is not None and len(out) >= limit:
                         break
         return out
