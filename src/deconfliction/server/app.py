@@ -324,8 +324,9 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         for b in prepared:
             rows = engine.tracks.slots(b.ids)
             known = rows >= 0
-            if (engine.tracks.party[rows[known]] != mine).any():
-                track = b.ids[int(np.flatnonzero(known)[engine.tracks.party[rows[known]] != mine][0])]
+            others = np.flatnonzero(known)[engine.tracks.party[rows[known]] != mine]
+            if len(others):
+                track = b.ids[int(others[0])]
                 i = next(i for i, r in enumerate(body) if r["id"] == track)
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
                                [{"path": f"[{i}].id", "reason": f"track {track!r} is another party's"}])
@@ -503,9 +504,12 @@ def with_events(status: int, **fields):
 
 def _dry(c) -> dict:
     """A conflict found by a dry run, in the shape of the plan.conflict event it would cause."""
-    w = c.window
     return {"operation": c.operation, "other": c.other, "other_kind": c.other_kind, "parties": list(c.parties),
-            "window": {"start": w.start and format_time(w.start), "end": w.end and format_time(w.end)}}
+            "window": _window(c.window)}
+
+
+def _window(w) -> dict:
+    return {"start": w.start and format_time(w.start), "end": w.end and format_time(w.end)}
 
 
 def _conflicts(events) -> list[dict]:
@@ -513,10 +517,7 @@ def _conflicts(events) -> list[dict]:
 
 
 def _volume(v) -> dict:
-    from ..engine.events import format_time
-    w = v.window
-    return {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(),
-            "window": {"start": w.start and format_time(w.start), "end": w.end and format_time(w.end)}}
+    return {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(), "window": _window(v.window)}
 
 
 def _refs(service: Service, viewer: Viewer) -> dict:

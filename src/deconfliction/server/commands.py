@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -23,11 +23,12 @@ from ..formats.scenario import Scenario, parse_scenario
 
 UNTIMED = "1970-01-01T00:00:00Z"
 """The time put on request items that carry none: the engine stamps commands with its clock."""
-_UNTIMED_AT = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNTIMED_AT = datetime.fromisoformat(UNTIMED.replace("Z", "+00:00"))
 
 
-def _policy_spec(engine: Engine) -> dict:
-    p = asdict(engine.policy)
+def _policy_spec(policy: Policy) -> dict:
+    """The rules as JSON (a scenario's ``policy`` section)."""
+    p = asdict(policy)
     p["escalation"] = list(p["escalation"])
     return p
 
@@ -37,7 +38,7 @@ def parse_items(engine: Engine, section: str, items: list[Any], extra: dict | No
 
     ``items`` go into the scenario section ``section`` (zones, operations, tracks, messages, incidents).
     """
-    doc = {"scenario": 1, "start": UNTIMED, "policy": _policy_spec(engine),
+    doc = {"scenario": 1, "start": UNTIMED, "policy": _policy_spec(engine.policy),
            "parties": [{"id": p.id, "channels": list(p.channels)} for p in engine.parties.values()],
            section: items, **(extra or {})}
     try:
@@ -112,7 +113,12 @@ def position_reports(command: dict) -> list:
     """
     items = command["reports"] if "reports" in command else \
         decode_reports(command["body"], command.get("format") == "ndjson")
-    return [{**r, "party": r.get("party", command["party"])} if isinstance(r, dict) else r for r in items]
+    return _naming(items, command["party"])
+
+
+def _naming(items: list, party: str) -> list:
+    """The items, each report naming ``party`` where it named none."""
+    return [{**r, "party": r.get("party", party)} if isinstance(r, dict) else r for r in items]
 
 
 def position_batches(engine: Engine, party: str, items: list) -> list[ReportBatch]:
@@ -120,8 +126,7 @@ def position_batches(engine: Engine, party: str, items: list) -> list[ReportBatc
     batches = plain_batch(items, party, _UNTIMED_AT)
     if batches is not None:
         return batches
-    items = [{**r, "party": r.get("party", party)} if isinstance(r, dict) else r for r in items]
-    reports = parse_items(engine, "tracks", items).reports
+    reports = parse_items(engine, "tracks", _naming(items, party)).reports
     return [ReportBatch.of(list(group)) for _, group in groupby(reports, key=lambda r: r.t)]
 
 
@@ -166,9 +171,7 @@ def _clock(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 def policy_command(policy: Policy) -> dict:
     """The command that sets the rules of a log (``serve --policy``; ``deconfliction demo`` plays a scenario with its own)."""
-    spec = asdict(policy)
-    spec["escalation"] = list(spec["escalation"])
-    return {"type": "policy.set", "policy": spec}
+    return {"type": "policy.set", "policy": _policy_spec(policy)}
 
 
 def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
