@@ -46,7 +46,7 @@ def test_heads_and_idempotent_answers_are_written_with_the_entries(store):
     key = SigningKey.generate()
     entries = chain(3)
     head = key.sign(TreeHead(3, tree_of(entries).root(), "2017-06-06T00:00:01Z"))
-    store.write(entries, head, ("un", "key-1", Answer("sha", 201, '{"ok": true}')))
+    store.write(entries, head, [("un", "key-1", Answer("sha", 201, '{"ok": true}'))])
     assert store.heads() == [head]
     assert store.answer("un", "key-1") == Answer("sha", 201, '{"ok": true}')
     assert store.answer("coalition", "key-1") is None

@@ -98,3 +98,21 @@ def test_many_writers_at_once_all_land_in_order_and_the_log_replays(store_url, m
         assert len(reopened.service.ledger.engine.tracks) == 80
     finally:
         reopened.close()
+
+
+def test_a_write_the_store_refuses_leaves_the_ledger_as_the_store_has_it(world, monkeypatch):
+    world.clock.set(1)
+    ledger, store = world.service.ledger, world.service.store
+    before = (len(ledger.entries), ledger.tree.root(), len(ledger.engine.tracks))
+
+    def refuse(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "write", refuse)
+    with pytest.raises(OSError):
+        world.service.execute(_positions("u1", 1), _received)
+    assert (len(ledger.entries), ledger.tree.root(), len(ledger.engine.tracks)) == before
+    monkeypatch.undo()
+    assert world.service.execute(_positions("u1", 1), _received)[0] == 202
+    assert len(ledger.tree) == len(ledger.entries) == len(store.entries())
+    assert check_chain(store.entries()) is None

@@ -110,7 +110,6 @@ class Ledger:
         its place and changes nothing; the others go on. Any other failure keeps none of them."""
         with self.lock:
             self.catch_up()
-            size = len(self.tree)
             last_t = self.time
             seq = self.entries[-1].seq if self.entries else 0
             prev = self.entries[-1].hash if self.entries else GENESIS
@@ -126,8 +125,7 @@ class Ledger:
                     outcomes.append(exc)  # refused before any change
                     continue
                 except Exception:
-                    self.tree.truncate(size)
-                    self._reload()  # an unexpected failure may have left the engine half-changed
+                    self._reload()  # an unexpected failure may have left the engine half-changed (and the tree)
                     raise
                 last_t, stamp = t, format_time(t)
                 for kind, body in [("command", r.command), *(("event", ev.to_dict()) for ev in events)]:
@@ -144,10 +142,9 @@ class Ledger:
                 return outcomes
             head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), format_time(datetime.now(timezone.utc))))
             try:
-                self.store.write(new, head, answers=answers)
+                self.store.write(new, head, answers)
             except Exception:
-                self.tree.truncate(size)
-                self._reload()
+                self._reload()  # the engine and the tree back to what the store holds
                 raise
             for e in new:
                 self._keep(e, in_tree=True)

@@ -47,11 +47,6 @@ class MerkleTree:
         self.leaves.append(leaf)
         return len(self.leaves) - 1
 
-    def truncate(self, size: int) -> None:
-        """Forget the leaves from ``size`` on (after a write that did not become durable)."""
-        del self.leaves[size:]
-        self._cache = {k: v for k, v in self._cache.items() if k[0] + k[1] <= size}
-
     def root(self, size: int | None = None) -> bytes:
         """The tree head hash over the first ``size`` leaves (default: all)."""
         size = len(self.leaves) if size is None else size

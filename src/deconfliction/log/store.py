@@ -66,7 +66,7 @@ class Store(Protocol):
     """What the service needs from persistence."""
 
     def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
-              answer: tuple[str, str, Answer] | None = None, answers: Sequence[tuple[str, str, Answer]] = ()) -> None: ...
+              answers: Sequence[tuple[str, str, Answer]] = ()) -> None: ...
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]: ...
     def heads(self) -> list[TreeHead]: ...
     def latest_head(self) -> TreeHead | None: ...
@@ -104,9 +104,9 @@ class _SQLStore:
                 cur.execute(self._q("INSERT INTO schema_migrations (version) VALUES (?)"), (number,))
 
     def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
-              answer: tuple[str, str, Answer] | None = None, answers: Sequence[tuple[str, str, Answer]] = ()) -> None:
-        """Append entries, a signed head and the answers to idempotent requests in one transaction."""
-        answers = [*([answer] if answer is not None else []), *answers]
+              answers: Sequence[tuple[str, str, Answer]] = ()) -> None:
+        """Append entries, a signed head and the answers to idempotent requests (party, key, answer)
+        in one transaction."""
         with self._writing() as cur:
             cur.executemany(self._q("INSERT INTO entries (seq, t, kind, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)"),
                             [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash) for e in entries])
@@ -247,11 +247,11 @@ class MemoryStore:
         self._answers: dict[tuple[str, str], Answer] = {}
         self._parties: dict[str, PartyRecord] = {}
 
-    def write(self, entries, head=None, answer=None, answers=()) -> None:
+    def write(self, entries, head=None, answers=()) -> None:
         self._entries += list(entries)
         if head is not None:
             self._heads.append(head)
-        for party, key, a in [*([answer] if answer is not None else []), *answers]:
+        for party, key, a in answers:
             self._answers[(party, key)] = a
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
