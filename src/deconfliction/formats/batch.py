@@ -49,7 +49,8 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> list[Repo
     lengths = set(map(len, ids))
     if min(lengths) == 0 or max(lengths) > 200:
         return None
-    if "\x00".join(ids).split() != ["\x00".join(ids)]:  # no id holds white space
+    joined = "\x00".join(ids)
+    if joined.split() != [joined]:  # no id holds white space
         return None
     numbers = {}
     for k in ("lon", "lat", *_OPTIONAL):
