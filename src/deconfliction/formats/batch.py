@@ -1,9 +1,11 @@
 """Position reports from a request body, checked column by column.
 
 A batch of a thousand ordinary reports is checked with a few whole-column tests (types, ranges,
-ids, times) instead of one Python pass per report. Anything unusual — a missing or unknown
-field, a wrong type, a value out of range — makes :func:`plain_batch` return None, and the caller
-runs the full scenario checks, which name the field and the reason.
+ids, times) instead of one Python pass per report: :func:`scanned_batch` reads the columns
+straight from the request body's bytes (:mod:`.scan`), :func:`plain_batch` takes them from
+decoded items. Anything unusual — a missing or unknown field, a wrong type, a value out of range
+— makes either return None, and the caller runs the full scenario checks, which name the field
+and the reason.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.tracks import ReportBatch, to_us
+from .scan import ABSENT, FIELDS, ID, LAT, LON, LONG, NULL, TEXT, TEXTS, scan_reports
 from .scenario import parse_time
 
 _NUMBER = {int, float}
@@ -23,9 +26,9 @@ _OPTIONAL = ("alt_m", "speed_mps", "course_deg", "climb_mps")
 _KEYS = frozenset((*_REQUIRED, "party", *_OPTIONAL))
 
 
-def plain_batch(items: list[Any], party: str, not_before: datetime) -> list[ReportBatch] | None:
-    """The reports of ``party`` in ``items`` as batches of one time each (in time order), or None
-    when any report needs the full checks. Times must not be before ``not_before``."""
+def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBatch | None:
+    """The reports of ``party`` in ``items`` as one batch in the items' order, or None when any
+    report needs the full checks. Times must not be before ``not_before``."""
     n = len(items)
     if not n or set(map(type, items)) != {dict}:
         return None
@@ -70,25 +73,70 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> list[Repo
         if not np.isfinite(column[~np.isnan(column)] if k not in _REQUIRED else column).all():
             return None
         numbers[k] = column
-    lon, lat, speed, course = numbers["lon"], numbers["lat"], numbers["speed_mps"], numbers["course_deg"]
-    with np.errstate(invalid="ignore"):
-        if ((np.abs(lon) > 180).any() or (np.abs(lat) > 90).any() or (speed < 0).any()
-                or (course < 0).any() or (course > 360).any()):
-            return None
+    if not _in_range(numbers):
+        return None
     texts = columns["t"]
     if set(map(type, texts)) != {str}:
         return None
-    times: dict[str, int] = {}
-    for text in set(texts):
-        problems: list = []
-        t = parse_time(text, "t", problems)
-        if problems or t is None or t < not_before:
-            return None
-        times[text] = to_us(t)
-    t_us = np.fromiter(map(times.__getitem__, texts), dtype=np.int64, count=n)
-    whole = ReportBatch(t_us, ids, [party] * n, lon, lat, numbers["alt_m"], speed, course, numbers["climb_mps"])
-    if len(times) == 1:
+    distinct = list(dict.fromkeys(texts))
+    index = {text: k for k, text in enumerate(distinct)}
+    return _batch(distinct, np.fromiter(map(index.__getitem__, texts), dtype=np.int64, count=n), ids, party,
+                  numbers, not_before)
+
+
+def scanned_batch(body: bytes, ndjson: bool, party: str, not_before: datetime) -> ReportBatch | None:
+    """The reports of ``party`` in a request body (a JSON array, or NDJSON) as one batch in the body's
+    order, read straight from the bytes (:mod:`.scan`); None when the body needs the general path."""
+    scanned = scan_reports(body, ndjson, party)
+    if scanned is None:
+        return None
+    kinds = scanned.kinds
+    if (kinds[ID] != TEXT).any() or (kinds[LON] == ABSENT).any() or (kinds[LAT] == ABSENT).any() \
+            or (kinds[LON] == NULL).any() or (kinds[LAT] == NULL).any():
+        return None
+    text = body.decode("ascii")  # a scanned body is plain ASCII
+    ids = list(map(text.__getitem__, map(slice, scanned.starts[ID].tolist(), scanned.ends[ID].tolist())))
+    numbers = {}
+    for f in range(TEXTS, len(FIELDS)):
+        column = scanned.numbers[f]
+        long = np.flatnonzero(kinds[f] == LONG)
+        if len(long):
+            column[long] = [float(text[a:b]) for a, b in zip(scanned.starts[f, long].tolist(),
+                                                             scanned.ends[f, long].tolist())]
+            if not np.isfinite(column[long]).all():
+                return None
+        numbers[FIELDS[f]] = column
+    if not _in_range(numbers):
+        return None
+    return _batch([text[a:b] for a, b in scanned.times], scanned.time_of, ids, party, numbers, not_before)
+
+
+def by_time(whole: ReportBatch) -> list[ReportBatch]:
+    """A batch split into batches of one time each, in time order (reports of one time keep their order)."""
+    t_us = whole.t_us
+    if len(t_us) == 0 or t_us.min() == t_us.max():
         return [whole]
     order = np.argsort(t_us, kind="stable")
     cuts = np.flatnonzero(np.diff(t_us[order])) + 1
     return [whole.take(part) for part in np.split(order, cuts)]
+
+
+def _in_range(numbers: dict[str, np.ndarray]) -> bool:
+    lon, lat, speed, course = numbers["lon"], numbers["lat"], numbers["speed_mps"], numbers["course_deg"]
+    with np.errstate(invalid="ignore"):
+        return not ((np.abs(lon) > 180).any() or (np.abs(lat) > 90).any() or (speed < 0).any()
+                    or (course < 0).any() or (course > 360).any())
+
+
+def _batch(texts: list[str], time_of: np.ndarray, ids: list[str], party: str, numbers: dict[str, np.ndarray],
+           not_before: datetime) -> ReportBatch | None:
+    """The batch, once each distinct time text (``texts``; report i has ``texts[time_of[i]]``) is valid."""
+    times = np.empty(len(texts), dtype=np.int64)
+    for k, text in enumerate(texts):
+        problems: list = []
+        t = parse_time(text, "t", problems)
+        if problems or t is None or t < not_before:
+            return None
+        times[k] = to_us(t)
+    return ReportBatch(times[time_of], ids, [party] * len(ids), numbers["lon"], numbers["lat"], numbers["alt_m"],
+                       numbers["speed_mps"], numbers["course_deg"], numbers["climb_mps"])

@@ -20,12 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine.events import EventType, format_time
 from ..engine.strategic import conflicts_with_zones
-from ..engine.tracks import from_us, to_us
+from ..engine.tracks import to_us
 from ..errors import DeconflictionError, ScenarioError
+from ..formats.batch import by_time
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, event_view, zone_visible
 from ..log.ledger import parse_t
-from .commands import UNTIMED, decode_reports, parse_items, position_batches
+from .commands import UNTIMED, decode_reports, parse_items, position_batches, scanned_positions
 from .service import Service
 from .units import UnitView
 
@@ -193,6 +194,22 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise ApiError(403, "forbidden", f"the {field} of a write comes from the token",
                            [{"path": path or field, "reason": f"must be {viewer.party!r} or left out"}])
 
+    def _decoded_reports(text: str, ndjson: bool, viewer: Viewer) -> list:
+        """A positions body decoded in full; 400 if it is not JSON, 422 if not a list, 403 if a
+        report names another party (before any other check, so that it is what such a caller hears)."""
+        try:
+            body = decode_reports(text, ndjson)
+        except (ValueError, RecursionError) as exc:
+            what = "a line is" if ndjson else "the body is"
+            raise ApiError(400, "invalid_json", f"{what} not JSON: {exc}") from None
+        if not isinstance(body, list):
+            raise ApiError(422, "invalid_scenario", "the body must be a JSON array of reports (or NDJSON)",
+                           [{"path": "", "reason": "must be a list"}])
+        for i, r in enumerate(body):
+            if isinstance(r, dict) and r.get("party", viewer.party) != viewer.party:
+                own(dict(r), "party", viewer, f"[{i}].party")
+        return body
+
     def require_object(body: Any) -> dict:
         if not isinstance(body, dict):
             raise ApiError(422, "invalid_scenario", "the body must be a JSON object",
@@ -297,29 +314,28 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                              idempotency_key: str | None = Header(None)):
         viewer, raw, _, rid = await begin(request, authorization, idempotency_key, parse=False)
         ndjson = request.headers.get("content-type", "").startswith("application/x-ndjson")
+        whole = scanned_positions(raw, ndjson, viewer.party)  # the usual shape, read straight into columns
         text = raw.decode("utf-8", errors="replace")
-        try:
-            body = decode_reports(text, ndjson)
-        except (ValueError, RecursionError) as exc:
-            what = "a line is" if ndjson else "the body is"
-            raise ApiError(400, "invalid_json", f"{what} not JSON: {exc}") from None
-        if not isinstance(body, list):
-            raise ApiError(422, "invalid_scenario", "the body must be a JSON array of reports (or NDJSON)",
-                           [{"path": "", "reason": "must be a list"}])
-        for i, r in enumerate(body):
-            if isinstance(r, dict) and r.get("party", viewer.party) != viewer.party:
-                own(dict(r), "party", viewer, f"[{i}].party")
-        engine = service.ledger.engine
-        try:
-            prepared = position_batches(engine, viewer.party, body)
-        except RecursionError:
-            raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+        if whole is not None:
+            prepared, received = by_time(whole), len(whole)
+            index_of_time = lambda horizon: int(np.argmax(whole.t_us > horizon))  # noqa: E731
+            index_of_id = whole.ids.index
+        else:
+            body = _decoded_reports(text, ndjson, viewer)
+            try:
+                prepared = position_batches(service.ledger.engine, viewer.party, body)
+            except RecursionError:
+                raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+            received = len(body)
+            index_of_time = lambda horizon: next(  # noqa: E731
+                i for i, r in enumerate(body) if to_us(parse_t(r["t"])) > horizon)
+            index_of_id = lambda track: next(i for i, r in enumerate(body) if r["id"] == track)  # noqa: E731
         horizon = to_us(service.clock() + FUTURE_TOLERANCE)
         if max((int(b.t_us.max()) for b in prepared), default=0) > horizon:  # would make later, correct reports look out of order
-            late = next(i for i, r in enumerate(body) if parse_t(r["t"]) > from_us(horizon))
             raise ApiError(422, "invalid_scenario", "a report is dated in the future",
-                           [{"path": f"[{late}].t", "reason": f"is more than "
+                           [{"path": f"[{index_of_time(horizon)}].t", "reason": f"is more than "
                              f"{int(FUTURE_TOLERANCE.total_seconds())} s ahead of the service's clock"}])
+        engine = service.ledger.engine
         mine = engine.tracks.code_of(viewer.party)
         for b in prepared:
             rows = engine.tracks.slots(b.ids)
@@ -327,10 +343,9 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             others = np.flatnonzero(known)[engine.tracks.party[rows[known]] != mine]
             if len(others):
                 track = b.ids[int(others[0])]
-                i = next(i for i, r in enumerate(body) if r["id"] == track)
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
-                               [{"path": f"[{i}].id", "reason": f"track {track!r} is another party's"}])
-        answer = lambda events: (202, {"received": len(body), "events": len(events)})  # noqa: E731
+                               [{"path": f"[{index_of_id(track)}].id", "reason": f"track {track!r} is another party's"}])
+        answer = lambda events: (202, {"received": received, "events": len(events)})  # noqa: E731
         command = {"type": "positions", "party": viewer.party, "format": "ndjson" if ndjson else "json", "body": text}
         return await write(command, answer, rid, prepared)
 

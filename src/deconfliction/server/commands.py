@@ -18,7 +18,7 @@ from ..engine.events import Event
 from ..engine.model import Incident, Party, Policy
 from ..engine.tracks import ReportBatch
 from ..errors import DeconflictionError, Problem, ScenarioError
-from ..formats.batch import plain_batch
+from ..formats.batch import by_time, plain_batch, scanned_batch
 from ..formats.scenario import Scenario, parse_scenario
 
 UNTIMED = "1970-01-01T00:00:00Z"
@@ -123,15 +123,23 @@ def _naming(items: list, party: str) -> list:
 
 def position_batches(engine: Engine, party: str, items: list) -> list[ReportBatch]:
     """Validated reports of ``party`` as batches of one time each, in time order (ScenarioError if invalid)."""
-    batches = plain_batch(items, party, _UNTIMED_AT)
-    if batches is not None:
-        return batches
+    whole = plain_batch(items, party, _UNTIMED_AT)
+    if whole is not None:
+        return by_time(whole)
     reports = parse_items(engine, "tracks", _naming(items, party)).reports
     return [ReportBatch.of(list(group)) for _, group in groupby(reports, key=lambda r: r.t)]
 
 
+def scanned_positions(body: bytes, ndjson: bool, party: str) -> ReportBatch | None:
+    """The reports of ``party`` in a request body as one batch in the body's order, read straight
+    from the bytes; None when the body needs the general path (decode, then :func:`position_batches`)."""
+    return scanned_batch(body, ndjson, party, _UNTIMED_AT)
+
+
 def _positions(engine: Engine, c: dict, t: datetime) -> list[Event]:
-    return _report(engine, position_batches(engine, c["party"], position_reports(c)), t)
+    whole = scanned_positions(c["body"].encode(), c.get("format") == "ndjson", c["party"]) if "body" in c else None
+    batches = by_time(whole) if whole is not None else position_batches(engine, c["party"], position_reports(c))
+    return _report(engine, batches, t)
 
 
 def _report(engine: Engine, batches: list[ReportBatch], t: datetime) -> list[Event]:
