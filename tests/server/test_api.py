@@ -6,7 +6,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from deconfliction.server.app import create_app
+from deconfliction.server.app import Direct, create_app
 from tests.server.world import (
     INSIDE,
     OUTSIDE,
@@ -596,3 +596,39 @@ def test_the_stream_of_a_revoked_party_stops(world):
     finally:
         thread.join()
     assert leaked == []
+
+
+def test_the_direct_positions_route_answers_as_the_declared_route_does(make_world):
+    """POST /v1/positions is served ahead of the framework's routing (server/app.py, Direct); the
+    declared route calls the same handler. Both worlds get the same requests and must give the same
+    answers: successes, malformed bodies, wrong tokens, another party's track, a reused key, 413."""
+    direct, framework = make_world(max_body_bytes=2000), make_world(max_body_bytes=2000)
+    app = framework.client.app
+    assert [m.cls for m in app.user_middleware].count(Direct) == 1
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not Direct]
+    app.middleware_stack = None  # rebuilt without it at the next request
+    requests = [
+        ("militia", [{"t": at(0), "id": "u1", "lon": OUTSIDE[0], "lat": OUTSIDE[1]}], None, None),
+        ("coalition", [{"t": at(0), "id": "u1", "lon": OUTSIDE[0], "lat": OUTSIDE[1]}], None, None),
+        ("militia", [{"t": at(0), "id": "u2", "lon": OUTSIDE[0], "lat": 95}], None, None),
+        ("militia", [{"t": at(0), "id": "u2", "lon": OUTSIDE[0], "lat": 33, "party": "russia"}], None, None),
+        ("militia", None, b'{"t": 1', "application/json"),
+        ("militia", None, b'{"t":"' + at(0).encode() + b'","id":"u3","lon":38,"lat":33}\n', "application/x-ndjson"),
+        ("militia", None, b"[" + b" " * 3000 + b"]", "application/json"),
+        ("militia", [{"t": at(30), "id": "u4", "lon": 38, "lat": 33}], None, None),
+    ]
+    for world in (direct, framework):
+        answers = []
+        for party, body, content, content_type in requests:
+            r = world.post("/v1/positions", party, body, content=content, content_type=content_type)
+            answers.append((r.status_code, r.json()))
+        for key, lon in (("k1", 38.0), ("k1", 38.0), ("k1", 39.0)):
+            r = world.post("/v1/positions", "militia", [{"t": at(0), "id": "u5", "lon": lon, "lat": 33}], key=key)
+            answers.append((r.status_code, r.json()))
+        r = world.client.post("/v1/positions", json=[], headers={"Authorization": "Bearer nope"})
+        answers.append((r.status_code, r.json()))
+        r = world.client.post("/v1/positions", json=[])
+        answers.append((r.status_code, r.json()))
+        world.answers = answers
+    assert [a[0] for a in direct.answers] == [202, 409, 422, 403, 400, 202, 413, 422, 202, 202, 422, 403, 401]
+    assert direct.answers == framework.answers

@@ -59,8 +59,8 @@ class Entry:
 
 def _content(seq: int, t: str, kind: str, body_json: bytes, prev: str) -> bytes:
     # the same bytes as canonical() of the whole entry (keys in sorted order), with the body encoded once
-    return (b'{"body":' + body_json + b',"kind":' + canonical(kind) + b',"prev":' + canonical(prev)
-            + b',"seq":' + canonical(seq) + b',"t":' + canonical(t) + b"}")
+    return b"".join((b'{"body":', body_json, b',"kind":', canonical(kind), b',"prev":', canonical(prev),
+                     b',"seq":', canonical(seq), b',"t":', canonical(t), b"}"))
 
 
 def make_entry(seq: int, t: str, kind: str, body: dict, prev: str) -> Entry:

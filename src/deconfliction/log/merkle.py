@@ -14,7 +14,9 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 def leaf_hash(data: bytes) -> bytes:
     """Hash of a leaf: SHA-256 over 0x00 followed by the entry's bytes."""
-    return hashlib.sha256(b"\x00" + data).digest()
+    h = hashlib.sha256(b"\x00")
+    h.update(data)  # no copy of a large entry
+    return h.digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
