@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from itertools import groupby
 from datetime import datetime, timezone
 
 import numpy as np
@@ -14,8 +15,9 @@ from hypothesis import event, given, settings, strategies as st
 from deconfliction.engine.core import Engine
 from deconfliction.engine.model import Party, Policy
 from deconfliction.errors import ScenarioError
-from deconfliction.formats.batch import by_time
-from deconfliction.server.commands import decode_reports, position_batches, scanned_positions
+from deconfliction.engine.tracks import ReportBatch
+from deconfliction.formats.batch import by_time, plain_batch
+from deconfliction.server.commands import decode_reports, parse_items, scanned_positions
 
 PARTY = "militia"
 ENGINE = Engine(Policy())
@@ -23,7 +25,8 @@ ENGINE.add_party(Party(PARTY, "Militia"), datetime(2017, 6, 6, tzinfo=timezone.u
 
 
 def reference(body: bytes, ndjson: bool):
-    """What the general path makes of a body: its batches, or the error it raises."""
+    """What the full checks make of a body: its batches, or the error they raise. Checked on the
+    way: where the column checks of decoded items (plain_batch) answer, they answer the same."""
     try:
         items = decode_reports(body.decode("utf-8"), ndjson)
     except (ValueError, RecursionError):
@@ -31,9 +34,14 @@ def reference(body: bytes, ndjson: bool):
     if not isinstance(items, list) or any(isinstance(r, dict) and r.get("party", PARTY) != PARTY for r in items):
         return "refused"
     try:
-        return position_batches(ENGINE, PARTY, items)
+        reports = parse_items(ENGINE, "tracks", [{**r, "party": PARTY} if isinstance(r, dict) else r for r in items]).reports
+        want = [ReportBatch.of(list(group)) for _, group in groupby(reports, key=lambda r: r.t)]
     except ScenarioError:
-        return "invalid"
+        want = "invalid"
+    plain = plain_batch(items, PARTY, datetime(1970, 1, 1, tzinfo=timezone.utc))
+    if plain is not None:
+        assert isinstance(want, list) and same_batches(by_time(plain), want), (body[:300], want)
+    return want
 
 
 def same_batches(got, want) -> bool:
@@ -72,11 +80,12 @@ def as_body(reports, ndjson: bool = False) -> bytes:
 # -- the usual shapes are read in the pass ---------------------------------------------------------
 @pytest.mark.parametrize("ndjson", [False, True])
 def test_a_usual_batch_is_read_in_one_pass(ndjson):
-    reports = [report(k, alt_m=500, speed_mps=10.5, course_deg=k % 360, climb_mps=None) for k in range(300)]
+    reports = [report(k, alt_m=500, speed_mps=10.5, course_deg=k % 360, **({"climb_mps": 1} if k % 2 else {}))
+               for k in range(300)]
     whole = check(as_body(reports, ndjson), ndjson)
     assert whole is not None and len(whole) == 300
     assert whole.ids[:2] == ["u0", "u1"] and whole.lon[1] == 38.501 and whole.alt_m[0] == 500.0
-    assert math.isnan(whole.climb_mps[0])
+    assert math.isnan(whole.climb_mps[0]) and whole.climb_mps[1] == 1.0
 
 
 def test_compact_indented_and_own_party_forms_are_read():
@@ -117,6 +126,7 @@ ASIDE = {
     "a longer party name": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":2,"party":"militias"}]',
     "no latitude": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1}]',
     "latitude null": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":null}]',
+    "altitude null": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":2,"alt_m":null}]',
     "latitude 95": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":95}]',
     "a text for a number": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":"1","lat":2}]',
     "a number for a text": b'[{"t":"2017-06-06T05:00:00Z","id":1,"lon":1,"lat":2}]',

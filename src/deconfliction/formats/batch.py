@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 
 from ..engine.tracks import ReportBatch, to_us
-from .scan import ABSENT, FIELDS, ID, LAT, LON, LONG, NULL, TEXT, TEXTS, scan_reports
+from .scan import ABSENT, FIELDS, LAT, LON, LONG, TEXTS, scan_reports
 from .scenario import parse_time
 
 _NUMBER = {int, float}
 _REQUIRED = ("t", "id", "lon", "lat")
 _OPTIONAL = ("alt_m", "speed_mps", "course_deg", "climb_mps")
 _KEYS = frozenset((*_REQUIRED, "party", *_OPTIONAL))
+_GAP = object()
+"""In a column, a report without the field."""
 
 
 def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBatch | None:
@@ -39,11 +41,13 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBat
         columns = {k: list(map(itemgetter(k), items)) for k in _REQUIRED}
     except KeyError:  # a report without a required field
         return None
+    partial = set()
     for k in present.difference(_REQUIRED):
         try:
             columns[k] = list(map(itemgetter(k), items))  # in every report (the usual case)
         except KeyError:
-            columns[k] = list(map(methodcaller("get", k), items))
+            columns[k] = list(map(methodcaller("get", k, _GAP), items))
+            partial.add(k)
     if "party" in columns and set(columns["party"]) != {party}:
         return None
     ids = columns["id"]
@@ -61,16 +65,17 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBat
         if values is None:
             numbers[k] = np.full(n, np.nan)
             continue
-        kinds = set(map(type, values))
-        if not kinds <= _NUMBER | {type(None)} or (kinds & {type(None)} and k in _REQUIRED):
+        given = None
+        if k in partial:  # absent in some reports only: NaN there
+            given = np.fromiter((v is not _GAP for v in values), dtype=bool, count=n)
+            values = [math.nan if v is _GAP else v for v in values]
+        if not set(map(type, values)) <= _NUMBER:  # null included: the full checks name it
             return None
-        if type(None) in kinds:  # absent in some reports only
-            values = [math.nan if v is None else v for v in values]
         try:
             column = np.fromiter(values, dtype=float, count=n)
         except OverflowError:  # an integer too large for a double
             return None
-        if not np.isfinite(column[~np.isnan(column)] if k not in _REQUIRED else column).all():
+        if not np.isfinite(column if given is None else column[given]).all():
             return None
         numbers[k] = column
     if not _in_range(numbers):
@@ -91,11 +96,9 @@ def scanned_batch(body: bytes, ndjson: bool, party: str, not_before: datetime) -
     if scanned is None:
         return None
     kinds = scanned.kinds
-    if (kinds[ID] != TEXT).any() or (kinds[LON] == ABSENT).any() or (kinds[LAT] == ABSENT).any() \
-            or (kinds[LON] == NULL).any() or (kinds[LAT] == NULL).any():
+    if (kinds[LON] == ABSENT).any() or (kinds[LAT] == ABSENT).any():
         return None
     text = body.decode("ascii")  # a scanned body is plain ASCII
-    ids = list(map(text.__getitem__, map(slice, scanned.starts[ID].tolist(), scanned.ends[ID].tolist())))
     numbers = {}
     for f in range(TEXTS, len(FIELDS)):
         column = scanned.numbers[f]
@@ -108,7 +111,7 @@ def scanned_batch(body: bytes, ndjson: bool, party: str, not_before: datetime) -
         numbers[FIELDS[f]] = column
     if not _in_range(numbers):
         return None
-    return _batch([text[a:b] for a, b in scanned.times], scanned.time_of, ids, party, numbers, not_before)
+    return _batch([text[a:b] for a, b in scanned.times], scanned.time_of, scanned.ids, party, numbers, not_before)
 
 
 def by_time(whole: ReportBatch) -> list[ReportBatch]:

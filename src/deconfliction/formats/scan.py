@@ -14,8 +14,8 @@ straight into columns:
   division gives the same double as a full decimal conversion; any other number is marked, and
   converted from its text afterwards.
 
-Anything else makes it answer None: an unknown or repeated field, an escape, a syntax error,
-another party's name. The caller then decodes the body in full and runs the
+Anything else makes it answer None: an unknown or repeated field, a null, an escape, a syntax
+error, another party's name. The caller then decodes the body in full and runs the
 general checks, which name the field and the reason of any error. The answer never depends on
 which path was taken.
 """
@@ -29,7 +29,7 @@ FIELDS = ("t", "id", "party", "lon", "lat", "alt_m", "speed_mps", "course_deg", 
 TEXTS = 3
 T, ID, PARTY, LON, LAT = 0, 1, 2, 3, 4
 
-ABSENT, NUMBER, TEXT, NULL, LONG = 0, 1, 2, 3, 4
+ABSENT, NUMBER, TEXT, LONG = 0, 1, 2, 3
 """What each field of each report held (LONG: a number to convert from its text)."""
 
 MAX_ID = 200
@@ -41,6 +41,8 @@ for _f, _name in enumerate(FIELDS):
 _KEY_LENGTHS = np.array([len(name) for name in FIELDS], dtype=np.int64)
 _POW10 = np.array([10.0 ** k for k in range(23)])  # each exact in a double
 _EXACT = 2 ** 53
+_SHORTEST = len('{"t":"","id":"x","lon":0,"lat":0}')
+"""The shortest report the pass may take."""
 
 _SPACE, _TAB, _LF, _CR = 32, 9, 10, 13
 _QUOTE, _BACKSLASH, _COMMA, _COLON, _MINUS, _PLUS, _DOT = 34, 92, 44, 58, 45, 43, 46
@@ -51,16 +53,18 @@ _ZERO, _NINE = 48, 57
 class Scanned:
     """The columns of a scanned body, in the body's order."""
 
-    __slots__ = ("count", "kinds", "starts", "ends", "numbers", "time_of", "times")
+    __slots__ = ("count", "kinds", "starts", "ends", "numbers", "ids", "time_of", "times")
 
-    def __init__(self, count, kinds, starts, ends, numbers, time_of, times):
+    def __init__(self, count, kinds, starts, ends, numbers, ids, time_of, times):
         self.count = count
         self.kinds = kinds
-        """(field, report) -> ABSENT, NUMBER, TEXT or NULL."""
+        """(field, report) -> ABSENT, NUMBER, TEXT or LONG."""
         self.starts, self.ends = starts, ends
         """(field, report) -> where a text's characters (or a LONG number) begin and end in the body."""
         self.numbers = numbers
         """(field, report) -> the number, NaN where there is none (or it is LONG)."""
+        self.ids = ids
+        """Each report's track id."""
         self.time_of = time_of
         """report -> index into ``times``."""
         self.times = times
@@ -70,24 +74,24 @@ class Scanned:
 def scan_reports(body: bytes, ndjson: bool, party: str) -> Scanned | None:
     """The reports of ``body`` as columns, or None when the body is not of the usual shape (see the
     module's text) or a report names a party other than ``party``."""
-    capacity = body.count(b"{")
-    if capacity == 0:
-        return None
-    name = party.encode("utf-8")
+    capacity = len(body) // _SHORTEST + 1  # more reports than this make the pass give up: the general path reads them
+    buf = np.frombuffer(body, dtype=np.uint8)
     kinds = np.zeros((len(FIELDS), capacity), dtype=np.int8)
-    starts = np.zeros((len(FIELDS), capacity), dtype=np.int64)
-    ends = np.zeros((len(FIELDS), capacity), dtype=np.int64)
-    numbers = np.full((len(FIELDS), capacity), np.nan)
-    count = _scan(np.frombuffer(body, dtype=np.uint8), ndjson, _KEYS, _KEY_LENGTHS,
-                  np.frombuffer(name, dtype=np.uint8), kinds, starts, ends, numbers, _POW10)
+    starts = np.empty((len(FIELDS), capacity), dtype=np.int64)
+    ends = np.empty((len(FIELDS), capacity), dtype=np.int64)
+    numbers = np.empty((len(FIELDS), capacity))
+    names = np.empty(len(body), dtype=np.uint8)
+    count, used = _scan(buf, ndjson, _KEYS, _KEY_LENGTHS, np.frombuffer(party.encode("utf-8"), dtype=np.uint8),
+                        kinds, starts, ends, numbers, names, _POW10)
     if count <= 0:
         return None
     kinds, starts, ends, numbers = kinds[:, :count], starts[:, :count], ends[:, :count], numbers[:, :count]
-    if (kinds[T] != TEXT).any():
+    if (kinds[T] != TEXT).any() or (kinds[ID] != TEXT).any():
         return None
-    time_of, first = _time_codes(np.frombuffer(body, dtype=np.uint8), starts[T], ends[T])
+    time_of, first = _time_codes(buf, starts[T], ends[T])
     times = list(zip(starts[T, first].tolist(), ends[T, first].tolist()))
-    return Scanned(count, kinds, starts, ends, numbers, time_of, times)
+    ids = names[:used].tobytes().decode("ascii").split("\x00")  # one string each, made in one call
+    return Scanned(count, kinds, starts, ends, numbers, ids, time_of, times)
 
 
 # ---- the compiled pass ----
@@ -95,9 +99,11 @@ def scan_reports(body: bytes, ndjson: bool, party: str) -> Scanned | None:
 # work it does, and numba does not inline such calls well.
 
 @njit(cache=True, nogil=True)
-def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, pow10):
-    """The number of reports read into the columns, or -1 if the body is not of the usual shape."""
+def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, names, pow10):
+    """(the number of reports read into the columns, or -1 if the body is not of the usual shape;
+    the length of ``names``, which gets the track ids one after another, separated by NUL)."""
     n = len(buf)
+    used = 0
     capacity = kinds.shape[1]
     breaks = not ndjson  # inside an NDJSON object a line break would end the line, and so the object
     count = 0
@@ -106,7 +112,7 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
         while i < n and (buf[i] == _SPACE or buf[i] == _TAB or buf[i] == _LF or buf[i] == _CR):
             i += 1
         if i >= n or buf[i] != _OPEN_ARRAY:
-            return -1
+            return -1, 0
         i += 1
     while True:
         # -- before a report: white space, line breaks included
@@ -115,23 +121,25 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
         if i >= n and ndjson:
             break
         if i >= n or buf[i] != _OPEN_OBJECT or count >= capacity:
-            return -1
+            return -1, 0
         i += 1
         row = count
+        for f in range(len(key_lengths)):
+            numbers[f, row] = np.nan
         # -- the report's fields
         while True:
             while i < n and (buf[i] == _SPACE or buf[i] == _TAB or (breaks and (buf[i] == _LF or buf[i] == _CR))):
                 i += 1
             if i >= n or buf[i] != _QUOTE:
-                return -1
+                return -1, 0
             i += 1
             start = i
             while i < n and buf[i] != _QUOTE:
                 if buf[i] == _BACKSLASH or buf[i] < _SPACE or buf[i] >= 127:
-                    return -1
+                    return -1, 0
                 i += 1
             if i >= n:
-                return -1
+                return -1, 0
             f = -1
             for k in range(len(key_lengths)):
                 if key_lengths[k] == i - start:
@@ -143,50 +151,50 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
                     if f >= 0:
                         break
             if f < 0 or kinds[f, row] != ABSENT:
-                return -1
+                return -1, 0
             i += 1
             while i < n and (buf[i] == _SPACE or buf[i] == _TAB or (breaks and (buf[i] == _LF or buf[i] == _CR))):
                 i += 1
             if i >= n or buf[i] != _COLON:
-                return -1
+                return -1, 0
             i += 1
             while i < n and (buf[i] == _SPACE or buf[i] == _TAB or (breaks and (buf[i] == _LF or buf[i] == _CR))):
                 i += 1
             if i >= n:
-                return -1
+                return -1, 0
             if f < TEXTS:
                 # a text: plain printable ASCII, no escapes
                 if buf[i] != _QUOTE:
-                    return -1
+                    return -1, 0
                 i += 1
                 start = i
                 while i < n and buf[i] != _QUOTE:
                     if buf[i] == _BACKSLASH or buf[i] < _SPACE or buf[i] >= 127:
-                        return -1
+                        return -1, 0
                     i += 1
                 if i >= n:
-                    return -1
+                    return -1, 0
                 if f == ID:
                     if i == start or i - start > MAX_ID:
-                        return -1
+                        return -1, 0
+                    if row > 0:
+                        names[used] = 0
+                        used += 1
                     for m in range(start, i):
                         if buf[m] == _SPACE:
-                            return -1
+                            return -1, 0
+                        names[used] = buf[m]
+                        used += 1
                 elif f == PARTY:
                     if i - start != len(party):
-                        return -1
+                        return -1, 0
                     for m in range(i - start):
                         if buf[start + m] != party[m]:
-                            return -1
+                            return -1, 0
                 kinds[f, row] = TEXT
                 starts[f, row] = start
                 ends[f, row] = i
                 i += 1
-            elif buf[i] == 110:  # null
-                if i + 4 > n or buf[i + 1] != 117 or buf[i + 2] != 108 or buf[i + 3] != 108:
-                    return -1
-                kinds[f, row] = NULL
-                i += 4
             else:
                 # a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
                 start = i
@@ -194,14 +202,14 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
                 if negative:
                     i += 1
                 if i >= n or buf[i] < _ZERO or buf[i] > _NINE:
-                    return -1
+                    return -1, 0
                 digits = 0
                 scale = 0
                 fits = True
                 if buf[i] == _ZERO:
                     i += 1
                     if i < n and _ZERO <= buf[i] <= _NINE:  # no leading zeros in JSON
-                        return -1
+                        return -1, 0
                 else:
                     while i < n and _ZERO <= buf[i] <= _NINE:
                         if fits:
@@ -213,7 +221,7 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
                     whole = False
                     i += 1
                     if i >= n or buf[i] < _ZERO or buf[i] > _NINE:
-                        return -1
+                        return -1, 0
                     while i < n and _ZERO <= buf[i] <= _NINE:
                         if fits:
                             digits = digits * 10 + (buf[i] - _ZERO)
@@ -229,7 +237,7 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
                             sign = -1
                         i += 1
                     if i >= n or buf[i] < _ZERO or buf[i] > _NINE:
-                        return -1
+                        return -1, 0
                     exponent = 0
                     while i < n and _ZERO <= buf[i] <= _NINE:
                         if exponent < 10_000:
@@ -253,12 +261,12 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
             while i < n and (buf[i] == _SPACE or buf[i] == _TAB or (breaks and (buf[i] == _LF or buf[i] == _CR))):
                 i += 1
             if i >= n:
-                return -1
+                return -1, 0
             if buf[i] == _CLOSE_OBJECT:
                 i += 1
                 break
             if buf[i] != _COMMA:
-                return -1
+                return -1, 0
             i += 1
         count += 1
         # -- after a report
@@ -266,24 +274,24 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, p
             while i < n and (buf[i] == _SPACE or buf[i] == _TAB):
                 i += 1
             if i < n and buf[i] != _LF and buf[i] != _CR:
-                return -1
+                return -1, 0
             continue
         while i < n and (buf[i] == _SPACE or buf[i] == _TAB or buf[i] == _LF or buf[i] == _CR):
             i += 1
         if i >= n:
-            return -1
+            return -1, 0
         if buf[i] == _COMMA:
             i += 1
             continue
         if buf[i] != _CLOSE_ARRAY:
-            return -1
+            return -1, 0
         i += 1
         while i < n and (buf[i] == _SPACE or buf[i] == _TAB or buf[i] == _LF or buf[i] == _CR):
             i += 1
         if i != n:
-            return -1
+            return -1, 0
         break
-    return count
+    return count, used
 
 
 @njit(cache=True, nogil=True)
