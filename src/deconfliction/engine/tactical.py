@@ -36,19 +36,23 @@ def velocities(batch: ReportBatch, prev: Previous) -> tuple[np.ndarray, np.ndarr
     previous report, else at rest; vertical from its climb rate, else from the last two altitudes."""
     dt = np.where(prev.known, (batch.t_us - prev.t_us) / 1e6, 0.0)
     moving = dt > 0
+    told = ~(np.isnan(batch.speed_mps) | np.isnan(batch.course_deg))
     with np.errstate(invalid="ignore", divide="ignore"):
         climb_from_alt = np.where(moving, (batch.alt_m - prev.alt_m) / dt, 0.0)
         v_up = np.where(np.isnan(batch.climb_mps), np.where(np.isnan(climb_from_alt), 0.0, climb_from_alt),
                         batch.climb_mps)
-        kx, ky = metres_per_degree((batch.lat + prev.lat) / 2)
-        dlon = (batch.lon - prev.lon + 180.0) % 360.0 - 180.0
-        ve = np.where(moving, dlon * kx / dt, 0.0)
-        vn = np.where(moving, (batch.lat - prev.lat) * ky / dt, 0.0)
-    told = ~np.isnan(batch.speed_mps) & ~np.isnan(batch.course_deg)
+        if not told.all():  # from the displacement where a report does not tell its speed and course
+            kx, ky = metres_per_degree((batch.lat + prev.lat) / 2)
+            dlon = (batch.lon - prev.lon + 180.0) % 360.0 - 180.0
+            ve = np.where(moving, dlon * kx / dt, 0.0)
+            vn = np.where(moving, (batch.lat - prev.lat) * ky / dt, 0.0)
     if told.any():
         c = np.radians(batch.course_deg)
-        ve = np.where(told, batch.speed_mps * np.sin(c), ve)
-        vn = np.where(told, batch.speed_mps * np.cos(c), vn)
+        if told.all():
+            ve, vn = batch.speed_mps * np.sin(c), batch.speed_mps * np.cos(c)
+        else:
+            ve = np.where(told, batch.speed_mps * np.sin(c), ve)
+            vn = np.where(told, batch.speed_mps * np.cos(c), vn)
     return ve, vn, v_up
 
 
