@@ -133,26 +133,20 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, n
             if i >= n or buf[i] != _QUOTE:
                 return -1, 0
             i += 1
-            start = i
-            while i < n and buf[i] != _QUOTE:
-                if buf[i] == _BACKSLASH or buf[i] < _SPACE or buf[i] >= 127:
-                    return -1, 0
-                i += 1
-            if i >= n:
-                return -1, 0
-            f = -1
+            f = -1  # the field whose name, and then a quote, follow
             for k in range(len(key_lengths)):
-                if key_lengths[k] == i - start:
+                length = key_lengths[k]
+                if keys[k, 0] == buf[i] and i + length < n and buf[i + length] == _QUOTE:
                     f = k
-                    for m in range(i - start):
-                        if buf[start + m] != keys[k, m]:
+                    for m in range(1, length):
+                        if buf[i + m] != keys[k, m]:
                             f = -1
                             break
                     if f >= 0:
                         break
             if f < 0 or kinds[f, row] != ABSENT:
                 return -1, 0
-            i += 1
+            i += key_lengths[f] + 1
             while i < n and (buf[i] == _SPACE or buf[i] == _TAB or (breaks and (buf[i] == _LF or buf[i] == _CR))):
                 i += 1
             if i >= n or buf[i] != _COLON:
