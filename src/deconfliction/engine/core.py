@@ -200,7 +200,7 @@ class Engine:
         if not len(batch):
             return out
         table = self.tracks
-        rows = table.slots(batch.ids)
+        rows = table.rows_of(batch)
         party = table.codes(batch.parties)
         keep = self._applicable(batch, rows, party)
         if not keep.all():

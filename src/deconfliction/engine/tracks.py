@@ -47,6 +47,9 @@ class ReportBatch:
     speed_mps: np.ndarray
     course_deg: np.ndarray
     climb_mps: np.ndarray
+    rows: tuple | None = None
+    """(table, its size then, each report's row there): the rows as looked up earlier (by the
+    service, to refuse another party's track), used again while the table has not grown."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -144,6 +147,15 @@ class TrackTable(Mapping[str, TrackState]):
     def code_of(self, party: str) -> int:
         """The party's code, or -1 if no unit of it was ever applied (reads only)."""
         return self._party_code.get(party, -1)
+
+    def rows_of(self, batch: ReportBatch) -> np.ndarray:
+        """Row of each report's unit (-1 for new units); remembered on the batch (see ReportBatch.rows)."""
+        if batch.rows is not None and batch.rows[0] is self and batch.rows[1] == len(self.ids):
+            return batch.rows[2]  # rows are only ever added, so an unchanged size means unchanged rows
+        size = len(self.ids)  # before the look-up: a unit added meanwhile (by another thread) shows as growth
+        rows = self.slots(batch.ids)
+        batch.rows = (self, size, rows)
+        return rows
 
     def slots(self, ids: Sequence[str], create: bool = False, rows: np.ndarray | None = None) -> np.ndarray:
         """Row of each id; -1 for unknown ids unless ``create``, which adds rows for them.

@@ -344,7 +344,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         engine = service.ledger.engine
         mine = engine.tracks.code_of(viewer.party)
         for b in prepared:
-            rows = engine.tracks.slots(b.ids)
+            rows = engine.tracks.rows_of(b)
             known = rows >= 0
             others = np.flatnonzero(known)[engine.tracks.party[rows[known]] != mine]
             if len(others):
