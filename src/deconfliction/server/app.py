@@ -174,9 +174,11 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         """Caller, raw and parsed body, and the first answer if this is a retry of an idempotent request."""
         viewer = viewer_of(authorization)
         raw, body = await body_of(request, parse)
+        if key is None:
+            return viewer, raw, body, (None, "")
         target = f"{request.method} {request.url.path}?{request.url.query}\n"
-        fingerprint = "" if key is None else hashlib.sha256(target.encode() + raw).hexdigest()  # for retries only
-        idem = None if key is None else (viewer.party, key)
+        fingerprint = hashlib.sha256(target.encode() + raw).hexdigest()  # what a retry must repeat
+        idem = (viewer.party, key)
         prior = service.prior_answer(idem, fingerprint)
         if prior is not None:
             raise Replayed(*prior)
