@@ -111,6 +111,14 @@ def test_numbers_beyond_the_fast_conversion_are_converted_from_their_text():
     assert whole.speed_mps[0] == 1.5e-30
 
 
+def test_an_exponent_too_long_to_follow_is_converted_from_the_text():
+    infinite = "0." + "0" * 12_344 + "1e123456"  # the digits and the exponent nearly cancel; the value is infinite
+    assert check(b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":%s,"lat":2}]' % infinite.encode(), False) is None
+    one = "1" + "0" * 30 + "e-30"
+    whole = check(b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":%s,"lat":2}]' % one.encode(), False)
+    assert whole is not None and whole.lon[0] == 1.0
+
+
 def test_minus_zero_as_the_general_path_reads_it():
     whole = check(b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":-0,"lat":-0.0}]', False)
     assert whole is not None and math.copysign(1, whole.lon[0]) == 1 and math.copysign(1, whole.lat[0]) == -1
@@ -148,6 +156,7 @@ ASIDE = {
     "true for a number": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":true,"lat":2}]',
     "a byte order mark": b'\xef\xbb\xbf[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":2}]',
     "truncated": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":2',
+    "ending in a key's quote": b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":2,"',
 }
 
 
@@ -188,7 +197,7 @@ numbers = st.one_of(
 angle_like = st.floats(min_value=-180, max_value=180).map(lambda x: round(x, 6))
 texts = st.one_of(st.text(max_size=6), st.sampled_from(["2017-06-06T05:00:00Z", "2017-06-06T05:00:01.5Z",
                                                          "2017-06-06T07:00:00+02:00", "u1", "u 2"]))
-literals = st.from_regex(r"\A-?(0|[1-9][0-9]{0,19})(\.[0-9]{1,19})?([eE][+-]?[0-9]{1,3})?\Z").map(lambda s: f"#{s}#")
+literals = st.from_regex(r"\A-?(0|[1-9][0-9]{0,19})(\.[0-9]{1,19})?([eE][+-]?[0-9]{1,6})?\Z").map(lambda s: f"#{s}#")
 """Number literals written as they come (placed in the body as they are, in place of ``"#...#"``)."""
 values = st.one_of(numbers, angle_like, literals, texts, st.none(), st.booleans())
 keys = st.sampled_from(["t", "id", "lon", "lat", "alt_m", "speed_mps", "course_deg", "climb_mps", "party", "x"])

@@ -632,3 +632,15 @@ def test_the_direct_positions_route_answers_as_the_declared_route_does(make_worl
         world.answers = answers
     assert [a[0] for a in direct.answers] == [202, 409, 422, 403, 400, 202, 413, 422, 202, 202, 422, 403, 401]
     assert direct.answers == framework.answers
+
+
+@pytest.mark.parametrize("track", ["u1", "u\\u0031"])  # read in one pass, or (an escape) decoded in full
+def test_a_report_in_the_future_is_named_whatever_the_path(world, track):
+    """BUG: on the full path the report in the future was looked for with a stricter time parser
+    than the checks use, so a valid time with a leading space ended in a 500."""
+    body = ('[{"t":" %s","id":"%s","lon":38,"lat":33},{"t":"%s","id":"u2","lon":38,"lat":33}]'
+            % (at(0), track, at(10))).encode()
+    before = world.size()
+    error = assert_error(world.post("/v1/positions", "militia", content=body, content_type="application/json"), 422)
+    assert [d["path"] for d in error["details"]] == ["[1].t"]
+    assert world.size() == before

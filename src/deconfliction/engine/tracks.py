@@ -170,7 +170,7 @@ class TrackTable(Mapping[str, TrackState]):
             for k in np.flatnonzero(rows < 0).tolist():
                 track = ids[k]
                 row = self.slot.get(track)
-                if row is None:
+                if row is None:  # the map first, then the list: rows_of() reads the size before the map
                     row = self.slot[track] = len(self.ids)
                     self.ids.append(track)
                     bisect.insort(self._sorted_ids, track)

@@ -133,7 +133,7 @@ def _in_range(numbers: dict[str, np.ndarray]) -> bool:
 
 def _batch(texts: list[str], time_of: np.ndarray, ids: list[str], party: str, numbers: dict[str, np.ndarray],
            not_before: datetime) -> ReportBatch | None:
-    """The batch, once each distinct time text (``texts``; report i has ``texts[time_of[i]]``) is valid."""
+    """The batch, once each time text (``texts``; report i has ``texts[time_of[i]]``) is valid."""
     times = np.empty(len(texts), dtype=np.int64)
     for k, text in enumerate(texts):
         problems: list = []

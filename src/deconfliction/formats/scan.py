@@ -68,7 +68,7 @@ class Scanned:
         self.time_of = time_of
         """report -> index into ``times``."""
         self.times = times
-        """(start, end) of each distinct time text (adjacent reports with the same text share one)."""
+        """(start, end) of the time texts (adjacent reports with the same text share one)."""
 
 
 def scan_reports(body: bytes, ndjson: bool, party: str) -> Scanned | None:
@@ -133,6 +133,8 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, n
             if i >= n or buf[i] != _QUOTE:
                 return -1, 0
             i += 1
+            if i >= n:
+                return -1, 0
             f = -1  # the field whose name, and then a quote, follow
             for k in range(len(key_lengths)):
                 length = key_lengths[k]
@@ -236,6 +238,8 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, n
                     while i < n and _ZERO <= buf[i] <= _NINE:
                         if exponent < 10_000:
                             exponent = exponent * 10 + (buf[i] - _ZERO)
+                        else:  # not followed further: the number is converted from its text
+                            fits = False
                         i += 1
                     scale += sign * exponent
                 if fits and -22 <= scale <= 22:
@@ -290,8 +294,8 @@ def _scan(buf, ndjson, keys, key_lengths, party, kinds, starts, ends, numbers, n
 
 @njit(cache=True, nogil=True)
 def _time_codes(buf, starts, ends):
-    """Each report's index into the list of distinct time texts, and where each of those is first
-    seen; a text equal to the previous report's shares its index."""
+    """Each report's index into a list of time texts, and where each of those is first seen; a
+    text equal to the previous report's shares its index (others may repeat in the list)."""
     count = len(starts)
     codes = np.empty(count, dtype=np.int64)
     first = np.empty(count, dtype=np.int64)

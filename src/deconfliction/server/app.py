@@ -23,9 +23,9 @@ from ..engine.strategic import conflicts_with_zones
 from ..engine.tracks import to_us
 from ..errors import DeconflictionError, ScenarioError
 from ..formats.batch import by_time
+from ..formats.scenario import parse_time
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, event_view, zone_visible
-from ..log.ledger import parse_t
 from .commands import UNTIMED, decode_reports, parse_items, position_batches, scanned_positions
 from .service import Service
 from .units import UnitView
@@ -100,6 +100,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             service.start()
         # What is loaded by now (libraries, the rebuilt log) lives as long as the process: keep it out
         # of the garbage collector's full passes, which otherwise scan it again and again under load.
+        scanned_positions(b'[{"t":"2017-06-06T05:00:00Z","id":"u","lon":0,"lat":0}]', False, "")  # compiled now,
+        # or loaded from numba's cache, rather than during the first batch while other requests wait
         gc.collect()
         gc.freeze()
         yield
@@ -314,7 +316,11 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                                             "items": SCENARIO_SCHEMA["properties"]["tracks"]["items"]["else"]}}}}})
     async def post_positions(request: Request, authorization: str | None = Header(None),
                              idempotency_key: str | None = Header(None)):
-        """Position reports of the caller's units (served by :func:`positions`, see :class:`Direct`)."""
+        """A batch of position reports of the caller's units: a JSON array of reports, or NDJSON (one
+        report per line, `Content-Type: application/x-ndjson`). Answers 202 with the number received
+        and the number of events they caused."""
+        # served by positions() through Direct, ahead of the framework's routing; this declaration
+        # gives the OpenAPI document its entry and calls the same handler
         return await positions(request)
 
     async def positions(request: Request) -> JSONResponse:
@@ -335,8 +341,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             except RecursionError:
                 raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
             received = len(body)
-            index_of_time = lambda horizon: next(  # noqa: E731
-                i for i, r in enumerate(body) if to_us(parse_t(r["t"])) > horizon)
+            index_of_time = lambda horizon: next(  # noqa: E731 - read as the checks read it (parse_time)
+                i for i, r in enumerate(body) if to_us(parse_time(r["t"], "t", [])) > horizon)
             index_of_id = lambda track: next(i for i, r in enumerate(body) if r["id"] == track)  # noqa: E731
         horizon = to_us(service.clock() + FUTURE_TOLERANCE)
         if max((int(b.t_us.max()) for b in prepared), default=0) > horizon:  # would make later, correct reports look out of order
