@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.tracks import ReportBatch, to_us
-from .scan import ABSENT, FIELDS, LAT, LON, LONG, TEXTS, scan_reports
+from .scan import FIELDS, LONG, MAX_ID, TEXTS, scan_reports
 from .scenario import parse_time
 
 _NUMBER = {int, float}
@@ -54,7 +54,7 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBat
     if set(map(type, ids)) != {str}:
         return None
     lengths = set(map(len, ids))
-    if min(lengths) == 0 or max(lengths) > 200:
+    if min(lengths) == 0 or max(lengths) > MAX_ID:
         return None
     joined = "\x00".join(ids)
     if joined.split() != [joined]:  # no id holds white space
@@ -95,23 +95,20 @@ def scanned_batch(body: bytes, ndjson: bool, party: str, not_before: datetime) -
     scanned = scan_reports(body, ndjson, party)
     if scanned is None:
         return None
-    kinds = scanned.kinds
-    if (kinds[LON] == ABSENT).any() or (kinds[LAT] == ABSENT).any():
-        return None
-    text = body.decode("ascii")  # a scanned body is plain ASCII
     numbers = {}
     for f in range(TEXTS, len(FIELDS)):
         column = scanned.numbers[f]
-        long = np.flatnonzero(kinds[f] == LONG)
+        long = np.flatnonzero(scanned.kinds[f] == LONG)
         if len(long):
-            column[long] = [float(text[a:b]) for a, b in zip(scanned.starts[f, long].tolist(),
+            column[long] = [float(body[a:b]) for a, b in zip(scanned.starts[f, long].tolist(),
                                                              scanned.ends[f, long].tolist())]
             if not np.isfinite(column[long]).all():
                 return None
         numbers[FIELDS[f]] = column
     if not _in_range(numbers):
         return None
-    return _batch([text[a:b] for a, b in scanned.times], scanned.time_of, scanned.ids, party, numbers, not_before)
+    texts = [body[a:b].decode("ascii") for a, b in scanned.times]  # a scanned body is plain ASCII
+    return _batch(texts, scanned.time_of, scanned.ids, party, numbers, not_before)
 
 
 def by_time(whole: ReportBatch) -> list[ReportBatch]:

@@ -53,10 +53,9 @@ _ZERO, _NINE = 48, 57
 class Scanned:
     """The columns of a scanned body, in the body's order."""
 
-    __slots__ = ("count", "kinds", "starts", "ends", "numbers", "ids", "time_of", "times")
+    __slots__ = ("kinds", "starts", "ends", "numbers", "ids", "time_of", "times")
 
-    def __init__(self, count, kinds, starts, ends, numbers, ids, time_of, times):
-        self.count = count
+    def __init__(self, kinds, starts, ends, numbers, ids, time_of, times):
         self.kinds = kinds
         """(field, report) -> ABSENT, NUMBER, TEXT or LONG."""
         self.starts, self.ends = starts, ends
@@ -73,7 +72,7 @@ class Scanned:
 
 def scan_reports(body: bytes, ndjson: bool, party: str) -> Scanned | None:
     """The reports of ``body`` as columns, or None when the body is not of the usual shape (see the
-    module's text) or a report names a party other than ``party``."""
+    module's text), a report lacks a required field, or names a party other than ``party``."""
     capacity = len(body) // _SHORTEST + 1  # more reports than this make the pass give up: the general path reads them
     buf = np.frombuffer(body, dtype=np.uint8)
     kinds = np.zeros((len(FIELDS), capacity), dtype=np.int8)
@@ -86,12 +85,12 @@ def scan_reports(body: bytes, ndjson: bool, party: str) -> Scanned | None:
     if count <= 0:
         return None
     kinds, starts, ends, numbers = kinds[:, :count], starts[:, :count], ends[:, :count], numbers[:, :count]
-    if (kinds[T] != TEXT).any() or (kinds[ID] != TEXT).any():
+    if (kinds[[T, ID, LON, LAT]] == ABSENT).any():  # (a text field holds a text, a number field a number)
         return None
     time_of, first = _time_codes(buf, starts[T], ends[T])
     times = list(zip(starts[T, first].tolist(), ends[T, first].tolist()))
     ids = names[:used].tobytes().decode("ascii").split("\x00")  # one string each, made in one call
-    return Scanned(count, kinds, starts, ends, numbers, ids, time_of, times)
+    return Scanned(kinds, starts, ends, numbers, ids, time_of, times)
 
 
 # ---- the compiled pass ----

@@ -98,10 +98,11 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI):
         if run_clock:
             service.start()
+        # the compiled pass over position bodies: compiled (or loaded from numba's cache) now, rather
+        # than during the first batch while other requests wait
+        scanned_positions(b'[{"t":"2017-06-06T05:00:00Z","id":"u","lon":0,"lat":0}]', False, "")
         # What is loaded by now (libraries, the rebuilt log) lives as long as the process: keep it out
         # of the garbage collector's full passes, which otherwise scan it again and again under load.
-        scanned_positions(b'[{"t":"2017-06-06T05:00:00Z","id":"u","lon":0,"lat":0}]', False, "")  # compiled now,
-        # or loaded from numba's cache, rather than during the first batch while other requests wait
         gc.collect()
         gc.freeze()
         yield
