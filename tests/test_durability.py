@@ -88,11 +88,11 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path, capsys):
     assert acked_batches, "no write was acknowledged before the kill"
 
     store = open_store(db)
-    commands = [e.body for e in store.entries() if e.kind == "command"]
+    commands = [(e.body, e.payload) for e in store.entries() if e.kind == "command"]
     store.close()
-    stored_times = {position_reports(c)[0]["t"] for c in commands if c["type"] == "positions"}
+    stored_times = {position_reports(c, payload)[0]["t"] for c, payload in commands if c["type"] == "positions"}
     assert set(acked_batches) <= stored_times
-    stored_messages = {c["id"] for c in commands if c["type"] == "message.send"}
+    stored_messages = {c["id"] for c, _ in commands if c["type"] == "message.send"}
     assert set(acked_messages) <= stored_messages
 
     assert main(["log", "verify", "--db", db]) == 0

@@ -7,7 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconfliction.log.chain import GENESIS, canonical, check_chain, make_entry, tree_of
+from deconfliction.log.chain import (GENESIS, PAYLOAD_DIGEST, Entry, canonical, check_chain, make_entry,
+                                     payload_digest, tree_of)
 from deconfliction.log.signing import SigningKey, TreeHead, verify_head
 
 
@@ -50,6 +51,47 @@ def test_reordered_entries_are_named():
     entries[6], entries[7] = entries[7], entries[6]
     finding = check_chain(entries)
     assert finding.seq == 7 and "reordered" in finding.problem
+
+
+def with_payload(entries, k: int, payload: bytes):
+    """The log with entry ``k`` (from 1) a command naming ``payload`` by its digest, and the chain redone."""
+    out, prev = [], GENESIS
+    for e in entries:
+        if e.seq == k:
+            e = make_entry(e.seq, e.t, "command", {"type": "positions", PAYLOAD_DIGEST: payload_digest(payload)},
+                           prev, payload)
+        else:
+            e = make_entry(e.seq, e.t, e.kind, e.body, prev)
+        out.append(e)
+        prev = e.hash
+    return out
+
+
+def test_a_payload_is_covered_by_its_digest_in_the_entry():
+    entries = with_payload(log(6), 3, b'[{"t":"2017-06-06T00:00:00Z","id":"u1","lon":1,"lat":2}]')
+    assert check_chain(entries) is None
+    assert entries[2].payload.startswith(b"[{")
+
+    changed = list(entries)
+    changed[2] = dataclasses.replace(entries[2], payload=entries[2].payload.replace(b'"lon":1', b'"lon":9'))
+    assert str(check_chain(changed)) == "entry 3: was changed: its payload does not match the digest in its body"
+
+    changed[2] = dataclasses.replace(entries[2], payload=None)
+    assert str(check_chain(changed)) == "entry 3: was changed: its payload is missing"
+
+    changed = list(entries)
+    changed[4] = dataclasses.replace(entries[4], payload=b"[]")  # a payload no entry names
+    finding = check_chain(changed)
+    assert finding.seq == 5 and "inserted" in finding.problem
+
+
+def test_an_entry_without_its_payload_keeps_its_hashes_and_an_export_carries_the_payload():
+    [e] = with_payload(log(1), 1, "[{\"id\":\"ü\"}]".encode())
+    light = e.without_payload()
+    assert light.payload is None and (light.hash, light.leaf()) == (e.hash, e.leaf()) and light == e
+    assert e.to_json()["payload"] == "[{\"id\":\"ü\"}]" and "payload" not in light.to_json()
+    again = Entry.from_json(json.loads(json.dumps(e.to_json())))
+    assert again.payload == e.payload and check_chain([again]) is None
 
 
 def test_rewriting_the_whole_tail_changes_the_signed_root(tmp_path):

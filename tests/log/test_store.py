@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from deconfliction.log.chain import GENESIS, check_chain, make_entry, tree_of
+from deconfliction.log.chain import GENESIS, PAYLOAD_DIGEST, check_chain, make_entry, payload_digest, tree_of
 from deconfliction.log.signing import SigningKey, TreeHead
 from deconfliction.log.store import Answer, PartyRecord, StoreError, open_store
 
@@ -32,6 +32,19 @@ def test_entries_round_trip_in_order_and_verify(store):
     assert store.entries(after=3) == entries[3:]
     assert store.entries(after=1, limit=2) == entries[1:3]
     assert check_chain(store.entries()) is None
+
+
+def test_payloads_are_stored_beside_their_entries_byte_for_byte(store):
+    first = chain(1)[0]
+    payload = "[{\"t\":\"2017-06-06T00:00:00Z\",\"id\":\"ü-1\",\"lon\":1,\"lat\":2}]\n".encode() + bytes(range(32, 127))
+    command = make_entry(2, "2017-06-06T00:00:00Z", "command",
+                         {"type": "positions", PAYLOAD_DIGEST: payload_digest(payload)}, first.hash, payload)
+    store.write([first, command])
+    got = store.entries()
+    assert [e.payload for e in got] == [None, payload] and got == [first, command]
+    assert store.stored_order()[1].payload == payload
+    assert store.payload(2) == payload and store.payload(1) is None and store.payload(3) is None
+    assert check_chain(got) is None
 
 
 def test_a_failed_write_leaves_nothing_behind(store):
@@ -81,6 +94,34 @@ def test_reopening_finds_everything_and_migrations_run_once(store_url):
     again = open_store(store_url)
     assert len(again.entries()) == 2
     again.close()
+
+
+def test_a_store_of_the_first_schema_is_migrated_and_keeps_its_entries(store_url):
+    """A log written before payloads had their column (its positions commands hold the body in the
+    entry) opens, gains the column, reads back as written and verifies."""
+    from deconfliction.log import store as stores
+
+    old = chain(3)
+    first = open_store(store_url)
+    with first._writing() as cur:  # back to the first schema, as an older release left it
+        cur.execute("DROP TABLE entries")
+        cur.execute("DROP TABLE heads")
+        cur.execute("DROP TABLE parties")
+        cur.execute("DROP TABLE idempotency")
+        cur.execute("DELETE FROM schema_migrations")
+        for statement in filter(str.strip, stores.MIGRATIONS[0].split(";")):
+            cur.execute(statement)
+        cur.execute(first._q("INSERT INTO schema_migrations (version) VALUES (?)"), (1,))
+        cur.executemany(first._q("INSERT INTO entries (seq, t, kind, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)"),
+                        [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash) for e in old])
+    first.close()
+    again = open_store(store_url)
+    try:
+        assert again.entries() == old and all(e.payload is None for e in again.entries())
+        assert check_chain(again.entries()) is None
+        assert again._read("SELECT MAX(version) FROM schema_migrations")[0][0] == len(stores.MIGRATIONS)
+    finally:
+        again.close()
 
 
 def test_concurrent_writers_are_serialised(store):

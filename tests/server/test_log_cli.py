@@ -77,6 +77,34 @@ def test_a_proof_of_no_entry_is_a_4xx_error(world, seq):
 
 
 # -- restart ----------------------------------------------------------------------------------------
+def test_report_batches_stay_in_the_store_not_in_the_services_memory(world):
+    """A batch is logged as sent, beside its command; the service keeps only the command in memory
+    and reads the batch back when it needs it (the trails of GET /v1/units)."""
+    world.declare_tanf()
+    world.militia_enters_tanf(start=1)
+    ledger = world.service.ledger
+    commands = [e for e in ledger.entries if e.kind == "command" and e.body["type"] == "positions"]
+    assert len(commands) == 2 and all(e.payload is None for e in commands)
+    sent = [json.loads(ledger.payload(e)) for e in commands]
+    assert [r["id"] for batch in sent for r in batch] == ["u1", "u1"] and "party" not in sent[0][0]
+    [unit] = world.get("/v1/units", "militia")
+    assert unit["id"] == "u1" and [(p["lon"], p["lat"]) for p in unit["trail"]] == [OUTSIDE, INSIDE]
+
+
+def test_a_restart_that_reads_the_log_in_small_pages_rebuilds_the_same_state(world, monkeypatch):
+    from deconfliction.log import ledger
+    busy(world)
+    views, head, units = world.all_views(), world.head(), world.get("/v1/units", "militia")
+    monkeypatch.setattr(ledger, "REBUILD_PAGE", 2)  # pages end inside commands' runs of events
+    again = world.reopen()
+    try:
+        assert again.all_views() == views
+        assert (again.head()["size"], again.head()["root"]) == (head["size"], head["root"])
+        assert again.get("/v1/units", "militia") == units and units
+    finally:
+        again.close()
+
+
 def test_a_restart_rebuilds_the_same_views_and_head(store_url, tmp_path, capsys):
     first = busy(World(store_url, tmp_path / "k.key").add_parties())
     views, head = first.all_views(), first.head()
@@ -136,6 +164,31 @@ def test_log_verify_names_an_entry_whose_body_was_changed(logged, capsys, k):
     assert f"entry {k}" in out and "ok:" not in out
 
 
+def positions_entry(path: str) -> tuple[int, bytes]:
+    """The first positions command of a log file: its seq and its payload (the request body as sent)."""
+    with sqlite3.connect(path) as con:
+        return next((seq, payload) for seq, body, payload in
+                    con.execute("SELECT seq, body, payload FROM entries ORDER BY seq")
+                    if json.loads(body)["type"] == "positions")
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda p: p.replace(b'"lon"', b'"lon" ', 1), "its payload does not match the digest in its body"),
+    (lambda p: None, "its payload is missing"),
+])
+def test_log_verify_names_an_entry_whose_reports_were_changed_or_removed(logged, capsys, change, problem):
+    """A batch of reports is stored beside its command, which holds the batch's SHA-256: a changed
+    byte, or a batch gone, names the command's entry."""
+    db, path, _ = logged
+    seq, payload = positions_entry(path)
+    assert b'"id":"u1"' in payload.replace(b" ", b"")  # the body as the party sent it
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE entries SET payload = ? WHERE seq = ?", (change(payload), seq))
+    code, out = verify(capsys, "--db", db)
+    assert code == 1, out
+    assert f"entry {seq}: was changed: {problem}" in out and "ok:" not in out
+
+
 def test_log_verify_names_a_deleted_entry_as_missing(logged, capsys):
     db, path, size = logged
     k = size // 2
@@ -181,12 +234,20 @@ def test_log_export_then_verify_with_the_public_key(logged, capsys, tmp_path):
         code, out = verify(capsys, "--export", str(exported), "--key", str(key))
         assert code == 0 and "ok" in out, out
 
+    # the reports of a positions command travel with it, as the text that was sent
+    seq, payload = positions_entry(db.removeprefix("sqlite:///"))
+    entry = doc["entries"][seq - 1]
+    assert entry["payload"] == payload.decode() and "body" not in entry["body"]
+
     # an edited export fails
-    doc["entries"][3]["body"]["tampered"] = True
-    exported.write_text(json.dumps(doc))
-    code, out = verify(capsys, "--export", str(exported), "--public-key", str(pem))
-    assert code == 1, out
-    assert "entry 4" in out
+    for edit, named in ((lambda d: d["entries"][3]["body"].__setitem__("tampered", True), 4),
+                        (lambda d: d["entries"][seq - 1].__setitem__("payload", payload.decode().replace("u1", "u9")), seq)):
+        edited = json.loads(json.dumps(doc))
+        edit(edited)
+        exported.write_text(json.dumps(edited))
+        code, out = verify(capsys, "--export", str(exported), "--public-key", str(pem))
+        assert code == 1, out
+        assert f"entry {named}" in out
 
 
 def test_an_export_does_not_verify_with_another_key(logged, capsys, tmp_path):

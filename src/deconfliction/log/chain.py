@@ -13,6 +13,11 @@ from .merkle import MerkleTree, leaf_hash
 
 GENESIS = "0" * 64
 
+PAYLOAD_DIGEST = "payload_sha256"
+"""The body field of an entry that has a payload: the SHA-256 (hex) of the payload's bytes. The
+payload (a batch of position reports as it was sent) is stored beside the entry rather than in
+it; the entry's hash covers it through this digest, so a changed payload is found all the same."""
+
 
 def canonical(value: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN."""
@@ -34,6 +39,8 @@ class Entry:
     body: dict
     prev: str
     hash: str
+    payload: bytes | None = field(default=None, compare=False, repr=False)
+    """The document the entry's body names by its digest (UTF-8), where it has one and it was read."""
     _leaf: bytes = field(default=b"", init=False, compare=False, repr=False)
     """The Merkle leaf hash, kept when the entry was made here (a copy recomputes it)."""
     _body_json: bytes = field(default=b"", init=False, compare=False, repr=False)
@@ -50,11 +57,24 @@ class Entry:
         return self._leaf or leaf_hash(self.content())
 
     def to_json(self) -> dict:
-        return {"seq": self.seq, "t": self.t, "kind": self.kind, "body": self.body, "prev": self.prev, "hash": self.hash}
+        out = {"seq": self.seq, "t": self.t, "kind": self.kind, "body": self.body, "prev": self.prev, "hash": self.hash}
+        if self.payload is not None:
+            out["payload"] = self.payload.decode("utf-8")
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> "Entry":  # the leaf is recomputed from the content on demand
-        return cls(int(d["seq"]), str(d["t"]), str(d["kind"]), dict(d["body"]), str(d["prev"]), str(d["hash"]))
+        payload = d.get("payload")
+        return cls(int(d["seq"]), str(d["t"]), str(d["kind"]), dict(d["body"]), str(d["prev"]), str(d["hash"]),
+                   None if payload is None else str(payload).encode("utf-8"))
+
+    def without_payload(self) -> "Entry":
+        """The same entry, its leaf hash kept, without the payload (which the store keeps)."""
+        if self.payload is None:
+            return self
+        light = Entry(self.seq, self.t, self.kind, self.body, self.prev, self.hash)
+        object.__setattr__(light, "_leaf", self.leaf())
+        return light
 
 
 def _content(seq: int, t: str, kind: str, body_json: bytes, prev: str) -> bytes:
@@ -63,11 +83,17 @@ def _content(seq: int, t: str, kind: str, body_json: bytes, prev: str) -> bytes:
                      b',"seq":', canonical(seq), b',"t":', canonical(t), b"}"))
 
 
-def make_entry(seq: int, t: str, kind: str, body: dict, prev: str) -> Entry:
-    """A new entry following the one whose hash is ``prev``."""
+def payload_digest(payload: bytes) -> str:
+    """What an entry's body holds of its payload (:data:`PAYLOAD_DIGEST`)."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+def make_entry(seq: int, t: str, kind: str, body: dict, prev: str, payload: bytes | None = None) -> Entry:
+    """A new entry following the one whose hash is ``prev``; ``payload``, if any, must be the document
+    whose digest ``body`` holds (:data:`PAYLOAD_DIGEST`)."""
     body_json = canonical(body)
     content = _content(seq, t, kind, body_json, prev)
-    entry = Entry(seq, t, kind, body, prev, hashlib.sha256(content).hexdigest())
+    entry = Entry(seq, t, kind, body, prev, hashlib.sha256(content).hexdigest(), payload)
     object.__setattr__(entry, "_leaf", leaf_hash(content))
     object.__setattr__(entry, "_body_json", body_json)
     return entry
@@ -84,9 +110,12 @@ class Finding:
         return f"entry {self.seq}: {self.problem}" if self.seq is not None else self.problem
 
 
-def check_chain(entries: Sequence[Entry]) -> Finding | None:
-    """Walk the entries in stored order; the first one changed, removed, inserted or reordered, or None."""
-    prev, expected = GENESIS, 1
+def check_chain(entries: Sequence[Entry], prev: str = GENESIS, first: int = 1) -> Finding | None:
+    """Walk the entries in stored order; the first one changed, removed, inserted or reordered, or None.
+
+    ``prev`` and ``first``: the hash and number the log continues from (for a log checked in parts).
+    """
+    expected = first
     for position, e in enumerate(entries):
         if e.seq != expected:
             if e.seq < expected:
@@ -98,7 +127,22 @@ def check_chain(entries: Sequence[Entry]) -> Finding | None:
             return Finding(e.seq, "does not follow the entry before it (an entry was inserted or removed)")
         if hashlib.sha256(e.content()).hexdigest() != e.hash:
             return Finding(e.seq, "was changed: its content does not match its hash")
+        problem = payload_problem(e)
+        if problem is not None:
+            return Finding(e.seq, problem)
         prev, expected = e.hash, expected + 1
+    return None
+
+
+def payload_problem(e: Entry) -> str | None:
+    """What is wrong with an entry's payload (missing, changed, or not covered by the entry), or None."""
+    digest = e.body.get(PAYLOAD_DIGEST)
+    if digest is None:
+        return None if e.payload is None else "has a payload its body does not name (a payload was inserted)"
+    if e.payload is None:
+        return "was changed: its payload is missing"
+    if payload_digest(e.payload) != digest:
+        return "was changed: its payload does not match the digest in its body"
     return None
 
 

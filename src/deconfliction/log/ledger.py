@@ -23,7 +23,8 @@ from .merkle import MerkleTree
 from .signing import SigningKey, TreeHead
 from .store import Answer
 
-Apply = Callable[[Engine, dict, datetime], list[Event]]
+Apply = Callable[..., list[Event]]
+"""apply(engine, command, t, prepared=None, payload=None) -> events; see :func:`..server.commands.apply`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,12 @@ class Request:
     answer: Callable[[list[Event]], tuple[int, dict]] | None = None
     idempotency: tuple[str, str, str] | None = None
     prepared: object = None
+    payload: bytes | None = None
+    """The document the command names by its digest (a batch of reports as sent), logged beside it."""
+
+
+REBUILD_PAGE = 1_000
+"""Entries read from the store at a time when the ledger is rebuilt."""
 
 
 class LedgerError(DeconflictionError):
@@ -63,22 +70,23 @@ class Ledger:
 
     # -- opening -------------------------------------------------------------------------------
     def _rebuild(self) -> None:
-        stored = self.store.entries()
-        finding = check_chain(stored)
-        if finding is not None:
-            raise LedgerError(f"the stored log does not verify: {finding}")
         expected: list[dict] = []
-        for e in stored:
-            if e.kind == "command":
-                self._check_events(expected, e.seq)
-                events = self._apply(self.engine, e.body, parse_t(e.t))
-                expected = [ev.to_dict() for ev in events]
-            else:
-                if not expected or expected[0] != e.body:
-                    raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
-                expected.pop(0)
-            self._keep(e)
-        self._check_events(expected, len(stored) + 1)
+        # read in pages, so that the payloads of a long log are not all in memory at once
+        while stored := self.store.entries(after=len(self.entries), limit=REBUILD_PAGE):
+            finding = check_chain(stored, self.entries[-1].hash if self.entries else GENESIS, len(self.entries) + 1)
+            if finding is not None:
+                raise LedgerError(f"the stored log does not verify: {finding}")
+            for e in stored:
+                if e.kind == "command":
+                    self._check_events(expected, e.seq)
+                    events = self._apply(self.engine, e.body, parse_t(e.t), payload=e.payload)
+                    expected = [ev.to_dict() for ev in events]
+                else:
+                    if not expected or expected[0] != e.body:
+                        raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
+                    expected.pop(0)
+                self._keep(e)
+        self._check_events(expected, len(self.entries) + 1)
 
     @staticmethod
     def _check_events(left: list[dict], seq: int) -> None:
@@ -119,8 +127,7 @@ class Ledger:
             for r in requests:
                 t = r.t if last_t is None or r.t >= last_t else last_t  # the clock stepped back: keep order
                 try:
-                    events = self._apply(self.engine, r.command, t, r.prepared) if r.prepared is not None else \
-                        self._apply(self.engine, r.command, t)
+                    events = self._apply(self.engine, r.command, t, r.prepared, r.payload)
                 except DeconflictionError as exc:
                     outcomes.append(exc)  # refused before any change
                     continue
@@ -128,9 +135,10 @@ class Ledger:
                     self._reload()  # an unexpected failure may have left the engine half-changed (and the tree)
                     raise
                 last_t, stamp = t, format_time(t)
-                for kind, body in [("command", r.command), *(("event", ev.to_dict()) for ev in events)]:
+                for kind, body, payload in [("command", r.command, r.payload),
+                                            *(("event", ev.to_dict(), None) for ev in events)]:
                     seq += 1
-                    new.append(make_entry(seq, stamp, kind, body, prev))
+                    new.append(make_entry(seq, stamp, kind, body, prev, payload))
                     prev = new[-1].hash
                     self.tree.append(new[-1].leaf())
                 reply = r.answer(events) if r.answer is not None else None
@@ -164,7 +172,7 @@ class Ledger:
         expected: list[dict] = []
         for e in newer:
             if e.kind == "command":
-                expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_t(e.t))]
+                expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_t(e.t), payload=e.payload)]
             elif not expected or expected.pop(0) != e.body:
                 raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
             self._keep(e)
@@ -180,11 +188,15 @@ class Ledger:
         self._rebuild()
 
     def _keep(self, entry: Entry, in_tree: bool = False) -> None:
-        self.entries.append(entry)
-        self._last_event.append(entry.body["seq"] if entry.kind == "event" else
-                                (self._last_event[-1] if self._last_event else 0))
         if not in_tree:
             self.tree.append(entry.leaf())
+        self.entries.append(entry.without_payload())  # payloads stay in the store: see payload()
+        self._last_event.append(entry.body["seq"] if entry.kind == "event" else
+                                (self._last_event[-1] if self._last_event else 0))
+
+    def payload(self, entry: Entry) -> bytes | None:
+        """An entry's payload, read from the store (the ledger does not keep payloads in memory)."""
+        return entry.payload if entry.payload is not None else self.store.payload(entry.seq)
 
     def events_after(self, after: int) -> Iterator[Entry]:
         """The event entries whose engine event number is above ``after``, in order (found by bisection)."""

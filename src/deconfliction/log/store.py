@@ -31,7 +31,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE idempotency (party TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,
                               status INTEGER NOT NULL, response TEXT NOT NULL, PRIMARY KEY (party, key));
     """,
+    # an entry's payload (a batch of position reports as sent), named in its body by its digest
+    "ALTER TABLE entries ADD COLUMN payload {blob}",
 ]
+"""Numbered by position; ``{blob}`` is the backend's type for bytes."""
 
 
 class StoreError(DeconflictionError):
@@ -68,6 +71,7 @@ class Store(Protocol):
     def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
               answers: Sequence[tuple[str, str, Answer]] = ()) -> None: ...
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]: ...
+    def payload(self, seq: int) -> bytes | None: ...
     def heads(self) -> list[TreeHead]: ...
     def latest_head(self) -> TreeHead | None: ...
     def answer(self, party: str, key: str) -> Answer | None: ...
@@ -81,6 +85,7 @@ class _SQLStore:
     """SQL shared by both backends; subclasses provide connections and the placeholder."""
 
     mark = "?"
+    blob = "BLOB"
 
     def _q(self, sql: str) -> str:
         return sql.replace("?", self.mark)
@@ -99,7 +104,7 @@ class _SQLStore:
             cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
             done = cur.fetchone()[0]
             for number, script in enumerate(MIGRATIONS[done:], start=done + 1):
-                for statement in filter(str.strip, script.split(";")):
+                for statement in filter(str.strip, script.format(blob=self.blob).split(";")):
                     cur.execute(statement)
                 cur.execute(self._q("INSERT INTO schema_migrations (version) VALUES (?)"), (number,))
 
@@ -108,8 +113,9 @@ class _SQLStore:
         """Append entries, a signed head and the answers to idempotent requests (party, key, answer)
         in one transaction."""
         with self._writing() as cur:
-            cur.executemany(self._q("INSERT INTO entries (seq, t, kind, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)"),
-                            [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash) for e in entries])
+            cur.executemany(self._q("INSERT INTO entries (seq, t, kind, body, prev, hash, payload) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                            [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash, e.payload) for e in entries])
             if head is not None:
                 cur.execute(self._q("INSERT INTO heads (size, root, time, signature) VALUES (?, ?, ?, ?) "
                                     "ON CONFLICT (size) DO NOTHING"),
@@ -120,17 +126,20 @@ class _SQLStore:
                                 [(party, key, a.request, a.status, a.response) for party, key, a in answers])
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
-        sql = "SELECT seq, t, kind, body, prev, hash FROM entries WHERE seq > ? ORDER BY seq"
+        sql = "SELECT seq, t, kind, body, prev, hash, payload FROM entries WHERE seq > ? ORDER BY seq"
         args: list[Any] = [after]
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        return [Entry(int(s), t, k, json.loads(b), p, h) for s, t, k, b, p, h in self._read(self._q(sql), args)]
+        return [_entry(row) for row in self._read(self._q(sql), args)]
 
     def stored_order(self) -> list[Entry]:
         """Entries in the physical order the store returns them, for tamper checks."""
-        rows = self._read("SELECT seq, t, kind, body, prev, hash FROM entries")
-        return [Entry(int(s), t, k, json.loads(b), p, h) for s, t, k, b, p, h in rows]
+        return [_entry(row) for row in self._read("SELECT seq, t, kind, body, prev, hash, payload FROM entries")]
+
+    def payload(self, seq: int) -> bytes | None:
+        rows = self._read(self._q("SELECT payload FROM entries WHERE seq = ?"), (seq,))
+        return _bytes(rows[0][0]) if rows else None
 
     def heads(self) -> list[TreeHead]:
         rows = self._read("SELECT size, root, time, signature FROM heads ORDER BY size")
@@ -163,6 +172,15 @@ class _SQLStore:
         with self._writing() as cur:
             cur.execute(self._q("UPDATE parties SET revoked = ? WHERE id = ? AND revoked IS NULL"), (when, party_id))
             return cur.rowcount == 1
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)  # PostgreSQL may give a memoryview
+
+
+def _entry(row: tuple) -> Entry:
+    s, t, k, b, p, h, payload = row
+    return Entry(int(s), t, k, json.loads(b), p, h, _bytes(payload))
 
 
 class SQLiteStore(_SQLStore):
@@ -214,6 +232,7 @@ class PostgresStore(_SQLStore):
     """The shared store on PostgreSQL through psycopg 3: a writer connection and a reader connection."""
 
     mark = "%s"
+    blob = "BYTEA"
 
     def __init__(self, url: str):
         import psycopg  # a driver is needed only for this backend
@@ -260,6 +279,9 @@ class MemoryStore:
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         out = [e for e in self._entries if e.seq > after]
         return out if limit is None else out[:limit]
+
+    def payload(self, seq: int) -> bytes | None:
+        return next((e.payload for e in self._entries if e.seq == seq), None)
 
     def stored_order(self) -> list[Entry]:
         return list(self._entries)

@@ -26,7 +26,7 @@ from ..formats.batch import by_time
 from ..formats.scenario import parse_time
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, event_view, zone_visible
-from .commands import UNTIMED, decode_reports, parse_items, position_batches, scanned_positions
+from .commands import UNTIMED, decode_reports, parse_items, position_batches, positions_command, scanned_positions
 from .service import Service
 from .units import UnitView
 
@@ -187,10 +187,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise Replayed(*prior)
         return viewer, raw, body, (idem, fingerprint)
 
-    async def write(command: dict, answer, request_id, prepared=None) -> JSONResponse:
+    async def write(command: dict, answer, request_id, prepared=None, payload: bytes | None = None) -> JSONResponse:
         idem, fingerprint = request_id
         # the engine and the durable write run off the event loop, so streams and reads go on meanwhile
-        status, body = await asyncio.wrap_future(service.submit(command, answer, idem, fingerprint, prepared))
+        status, body = await asyncio.wrap_future(service.submit(command, answer, idem, fingerprint, prepared, payload))
         return JSONResponse(body, status_code=status)
 
     def own(spec: dict, field: str, viewer: Viewer, path: str | None = None) -> None:
@@ -330,13 +330,12 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                                           parse=False)
         ndjson = headers.get("content-type", "").startswith("application/x-ndjson")
         whole = scanned_positions(raw, ndjson, viewer.party)  # the usual shape, read straight into columns
-        text = raw.decode("utf-8", errors="replace")
         if whole is not None:
             prepared, received = by_time(whole), len(whole)
             index_of_time = lambda horizon: int(np.argmax(whole.t_us > horizon))  # noqa: E731
             index_of_id = whole.ids.index
         else:
-            body = _decoded_reports(text, ndjson, viewer)
+            body = _decoded_reports(raw.decode("utf-8", errors="replace"), ndjson, viewer)
             try:
                 prepared = position_batches(service.ledger.engine, viewer.party, body)
             except RecursionError:
@@ -361,8 +360,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
                                [{"path": f"[{index_of_id(track)}].id", "reason": f"track {track!r} is another party's"}])
         answer = lambda events: (202, {"received": received, "events": len(events)})  # noqa: E731
-        command = {"type": "positions", "party": viewer.party, "format": "ndjson" if ndjson else "json", "body": text}
-        return await write(command, answer, rid, prepared)
+        command, payload = positions_command(viewer.party, raw, ndjson)  # the body is logged as sent
+        return await write(command, answer, rid, prepared, payload)
 
     @app.post("/v1/messages", status_code=201, openapi_extra=_schema("messages"))
     async def post_message(request: Request, authorization: str | None = Header(None),

@@ -20,6 +20,7 @@ from ..engine.tracks import ReportBatch
 from ..errors import DeconflictionError, Problem, ScenarioError
 from ..formats.batch import by_time, plain_batch, scanned_batch
 from ..formats.scenario import Scenario, parse_scenario
+from ..log.chain import PAYLOAD_DIGEST, payload_digest
 
 UNTIMED = "1970-01-01T00:00:00Z"
 """The time put on request items that carry none: the engine stamps commands with its clock."""
@@ -54,12 +55,13 @@ def _relative(path: str, section: str) -> str:
     return path
 
 
-def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None) -> list[Event]:
+def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payload: bytes | None = None) -> list[Event]:
     """Apply one logged command at time ``t``; raises DeconflictionError for commands the engine refuses.
 
     ``prepared``: the command's items as the edge already validated them (a positions command's
     report batches, a declared zone or operation), so a live request is parsed once; a replay of
-    the log parses them again, from the same text, to the same values.
+    the log parses them again, from the same text, to the same values. ``payload``: the document
+    a positions command names by its digest (the request body as sent), which a replay reads.
     """
     kind = command["type"]
     handler = _HANDLERS.get(kind)
@@ -72,6 +74,8 @@ def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None) -> l
             return engine.declare_zone(prepared, t)
         if kind == "operation.declare":
             return engine.declare_operation(prepared, t)
+    if kind == "positions":
+        return _positions(engine, command, t, payload)
     return handler(engine, command, t)
 
 
@@ -106,13 +110,34 @@ def _loads(text: str) -> Any:
         return json.loads(text)  # the reference answer for anything orjson refuses (e.g. NaN, to be named)
 
 
-def position_reports(command: dict) -> list:
+def positions_command(party: str, body: bytes, ndjson: bool) -> tuple[dict, bytes]:
+    """The logged command for a positions request, and its payload: the body as sent, as UTF-8 (a
+    body that is not valid UTF-8 is logged as read, with U+FFFD for the bytes that are not)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        body = body.decode("utf-8", errors="replace").encode("utf-8")
+    return {"type": "positions", "party": party, "format": "ndjson" if ndjson else "json",
+            PAYLOAD_DIGEST: payload_digest(body)}, body
+
+
+def _body_text(command: dict, payload: bytes | None) -> str:
+    """The request body of a logged positions command: its payload, or (older logs) its ``body``."""
+    if PAYLOAD_DIGEST not in command:
+        return command["body"]
+    if payload is None:
+        raise DeconflictionError("the reports of this positions command are missing from the log")
+    return payload.decode("utf-8")
+
+
+def position_reports(command: dict, payload: bytes | None = None) -> list:
     """The report items of a logged positions command, each naming the command's party where it named none.
 
-    The command holds the request body as sent (``body``, ``format``), or (older logs) the items.
+    The command names the request body as sent by its digest (the body is the entry's ``payload``),
+    or (older logs) holds it (``body``), or the items themselves (``reports``).
     """
     items = command["reports"] if "reports" in command else \
-        decode_reports(command["body"], command.get("format") == "ndjson")
+        decode_reports(_body_text(command, payload), command.get("format") == "ndjson")
     return _naming(items, command["party"])
 
 
@@ -136,9 +161,11 @@ def scanned_positions(body: bytes, ndjson: bool, party: str) -> ReportBatch | No
     return scanned_batch(body, ndjson, party, _UNTIMED_AT)
 
 
-def _positions(engine: Engine, c: dict, t: datetime) -> list[Event]:
-    whole = scanned_positions(c["body"].encode(), c.get("format") == "ndjson", c["party"]) if "body" in c else None
-    batches = by_time(whole) if whole is not None else position_batches(engine, c["party"], position_reports(c))
+def _positions(engine: Engine, c: dict, t: datetime, payload: bytes | None = None) -> list[Event]:
+    whole = None
+    if "reports" not in c:  # read as the request was: the compiled pass, else the general path
+        whole = scanned_positions(_body_text(c, payload).encode(), c.get("format") == "ndjson", c["party"])
+    batches = by_time(whole) if whole is not None else position_batches(engine, c["party"], position_reports(c, payload))
     return _report(engine, batches, t)
 
 

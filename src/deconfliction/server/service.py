@@ -115,15 +115,16 @@ class Service:
         return stored.status, json.loads(stored.response)
 
     def execute(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
-                fingerprint: str = "", prepared: object = None) -> tuple[int, dict]:
+                fingerprint: str = "", prepared: object = None, payload: bytes | None = None) -> tuple[int, dict]:
         """Apply a command and return (status, body); a retried idempotent request gets its first answer."""
-        return self.submit(command, answer, idempotency, fingerprint, prepared).result()
+        return self.submit(command, answer, idempotency, fingerprint, prepared, payload).result()
 
     def submit(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
-               fingerprint: str = "", prepared: object = None) -> Future:
-        """Queue a command for the writer; the future gives (status, body) or the refusal."""
+               fingerprint: str = "", prepared: object = None, payload: bytes | None = None) -> Future:
+        """Queue a command (with its payload, see :class:`..log.ledger.Request`) for the writer; the
+        future gives (status, body) or the refusal."""
         future: Future = Future()
-        self._writes.put((command, answer, idempotency, fingerprint, prepared, future))
+        self._writes.put((command, answer, idempotency, fingerprint, prepared, payload, future))
         return future
 
     def _write_loop(self) -> None:
@@ -150,7 +151,7 @@ class Service:
         with self.ledger.lock:  # the check and the write together: concurrent retries see one another
             now = self.clock()
             requests, waiting, pending = [], [], {}
-            for command, answer, idempotency, fingerprint, prepared, future in group:
+            for command, answer, idempotency, fingerprint, prepared, payload, future in group:
                 prior = self.prior_answer(idempotency, fingerprint)
                 if prior is None and idempotency in pending:  # the same key earlier in this group
                     first_fingerprint, first = pending[idempotency]
@@ -162,7 +163,7 @@ class Service:
                 key = None if idempotency is None else (*idempotency, fingerprint)
                 if idempotency is not None:
                     pending[idempotency] = (fingerprint, future)
-                requests.append(Request(command, now, answer, key, prepared))
+                requests.append(Request(command, now, answer, key, prepared, payload))
                 waiting.append((future, None, None))
             outcomes = iter(self.ledger.execute_many(requests))
             for future, same, first in waiting:

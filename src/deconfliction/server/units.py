@@ -89,7 +89,7 @@ class UnitView:
                     self._show(touched, before, now)
                 now = parse_t(entry.t)
                 # concerns are judged as they stood before the command and after its detections
-                touched = self._move(self._reports(entry.body))
+                touched = self._move(self._reports(entry))
                 before = self._open_for(touched, now)
             else:
                 touched |= self._apply_event(entry.body, hold)
@@ -102,12 +102,12 @@ class UnitView:
         return {(party, track) for track in tracks for party in self._watchers.get(track, ())
                 if self._concerns[(party, track)].open(now)}
 
-    @staticmethod
-    def _reports(command: dict) -> list[dict]:
+    def _reports(self, entry) -> list[dict]:
         """The reports of a logged positions command (whichever form it was logged in)."""
-        if command.get("type") != "positions":
+        if entry.body.get("type") != "positions":
             return []
-        return [r for r in position_reports(command) if isinstance(r, dict) and "id" in r]
+        reports = position_reports(entry.body, self._ledger.payload(entry))
+        return [r for r in reports if isinstance(r, dict) and "id" in r]
 
     def _concern(self, party: str, track: str) -> _Concern:
         key = (party, track)
