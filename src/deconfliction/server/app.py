@@ -26,7 +26,7 @@ from ..formats.batch import by_time
 from ..formats.scenario import parse_time
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, event_view, zone_visible
-from .commands import UNTIMED, decode_reports, parse_items, position_batches, positions_command, scanned_positions
+from .commands import UNTIMED, decode_reports, parse_items, position_batches, positions_command, scanned_positions, warm_up
 from .service import Service
 from .units import UnitView
 
@@ -98,9 +98,9 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI):
         if run_clock:
             service.start()
-        # the compiled pass over position bodies: compiled (or loaded from numba's cache) now, rather
-        # than during the first batch while other requests wait
-        scanned_positions(b'[{"t":"2017-06-06T05:00:00Z","id":"u","lon":0,"lat":0}]', False, "")
+        # the compiled code of position batches and zone checks: compiled (or loaded from numba's
+        # cache) now, rather than during the first batch while other requests wait
+        warm_up()
         # What is loaded by now (libraries, the rebuilt log) lives as long as the process: keep it out
         # of the garbage collector's full passes, which otherwise scan it again and again under load.
         gc.collect()

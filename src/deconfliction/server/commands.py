@@ -169,6 +169,32 @@ def _positions(engine: Engine, c: dict, t: datetime, payload: bytes | None = Non
     return _report(engine, batches, t)
 
 
+_WARM_ZONES = [
+    {"id": "circle", "kind": "protected_site", "parties": ["a"], "geometry": {"type": "Point", "coordinates": [0, 0]},
+     "radius_m": 1000},
+    {"id": "polygon", "kind": "deconfliction", "parties": ["a"], "geometry": {
+        "type": "Polygon", "coordinates": [[[0.1, 0], [0.2, 0], [0.2, 0.1], [0.1, 0.1], [0.1, 0]]]}},
+]
+_WARM_BATCH = (b'[{"t":"2017-06-06T00:00:01Z","id":"u1","lon":0.001,"lat":0,"speed_mps":5,"course_deg":90},'
+               b'{"t":"2017-06-06T00:00:01Z","id":"u2","lon":0.15,"lat":0.05},'
+               b'{"t":"2017-06-06T00:00:01Z","id":"u3","lon":5,"lat":5}]')
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the compiled code a batch of reports near zones needs,
+    on a scratch engine, so that the first requests do not wait for it (on a new machine the first
+    compilation takes several seconds)."""
+    engine = Engine(Policy(), [])
+    t = _UNTIMED_AT
+    for party in ("a", "b"):
+        engine.add_party(Party(party), t)
+    for zone in parse_items(engine, "zones", _WARM_ZONES).zones:
+        engine.declare_zone(zone, t)
+    whole = scanned_positions(_WARM_BATCH, False, "b")
+    assert whole is not None, "the warm-up batch is of the usual shape"
+    _report(engine, by_time(whole), datetime(2017, 6, 6, 0, 0, 1, tzinfo=_UNTIMED_AT.tzinfo))
+
+
 def _report(engine: Engine, batches: list[ReportBatch], t: datetime) -> list[Event]:
     events: list[Event] = []
     for batch in batches:
