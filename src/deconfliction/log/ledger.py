@@ -76,17 +76,20 @@ class Ledger:
             finding = check_chain(stored, self.entries[-1].hash if self.entries else GENESIS, len(self.entries) + 1)
             if finding is not None:
                 raise LedgerError(f"the stored log does not verify: {finding}")
-            for e in stored:
-                if e.kind == "command":
-                    self._check_events(expected, e.seq)
-                    events = self._apply(self.engine, e.body, parse_t(e.t), payload=e.payload)
-                    expected = [ev.to_dict() for ev in events]
-                else:
-                    if not expected or expected[0] != e.body:
-                        raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
-                    expected.pop(0)
-                self._keep(e)
+            expected = self._replay(stored, expected)
         self._check_events(expected, len(self.entries) + 1)
+
+    def _replay(self, stored: Sequence[Entry], expected: list[dict]) -> list[dict]:
+        """Apply stored entries to the engine and keep them: each command's events must be the entries
+        that follow it. ``expected``: the events of the last command not yet seen; returns them."""
+        for e in stored:
+            if e.kind == "command":
+                self._check_events(expected, e.seq)
+                expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_t(e.t), payload=e.payload)]
+            elif not expected or expected.pop(0) != e.body:
+                raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
+            self._keep(e)
+        return expected
 
     @staticmethod
     def _check_events(left: list[dict], seq: int) -> None:
@@ -169,13 +172,7 @@ class Ledger:
         if newer[0].prev != (self.entries[-1].hash if self.entries else GENESIS):
             self._reload()
             return
-        expected: list[dict] = []
-        for e in newer:
-            if e.kind == "command":
-                expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_t(e.t), payload=e.payload)]
-            elif not expected or expected.pop(0) != e.body:
-                raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
-            self._keep(e)
+        self._check_events(self._replay(newer, []), len(self.entries) + 1)
         for listener in list(self.listeners):
             listener(newer)
 

@@ -113,8 +113,7 @@ class _SQLStore:
         """Append entries, a signed head and the answers to idempotent requests (party, key, answer)
         in one transaction."""
         with self._writing() as cur:
-            cur.executemany(self._q("INSERT INTO entries (seq, t, kind, body, prev, hash, payload) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+            cur.executemany(self._q(f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
                             [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash, e.payload) for e in entries])
             if head is not None:
                 cur.execute(self._q("INSERT INTO heads (size, root, time, signature) VALUES (?, ?, ?, ?) "
@@ -126,7 +125,7 @@ class _SQLStore:
                                 [(party, key, a.request, a.status, a.response) for party, key, a in answers])
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
-        sql = "SELECT seq, t, kind, body, prev, hash, payload FROM entries WHERE seq > ? ORDER BY seq"
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq"
         args: list[Any] = [after]
         if limit is not None:
             sql += " LIMIT ?"
@@ -135,7 +134,7 @@ class _SQLStore:
 
     def stored_order(self) -> list[Entry]:
         """Entries in the physical order the store returns them, for tamper checks."""
-        return [_entry(row) for row in self._read("SELECT seq, t, kind, body, prev, hash, payload FROM entries")]
+        return [_entry(row) for row in self._read(f"SELECT {_ENTRY_COLUMNS} FROM entries")]
 
     def payload(self, seq: int) -> bytes | None:
         rows = self._read(self._q("SELECT payload FROM entries WHERE seq = ?"), (seq,))
@@ -172,6 +171,10 @@ class _SQLStore:
         with self._writing() as cur:
             cur.execute(self._q("UPDATE parties SET revoked = ? WHERE id = ? AND revoked IS NULL"), (when, party_id))
             return cur.rowcount == 1
+
+
+_ENTRY_COLUMNS = "seq, t, kind, body, prev, hash, payload"
+"""The columns of an entry, in the order :func:`_entry` reads them."""
 
 
 def _bytes(value: Any) -> bytes | None:
