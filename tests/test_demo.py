@@ -102,8 +102,17 @@ def assert_views_as_replayed(url: str, tokens: dict[str, str], path: Path) -> No
     views = replayed_views(path)
     last = max(e["t"] for view in views.values() for e in view)
     wait_for(lambda: get(url + "v1/health")["time"] > last, what="the service's clock to pass the last event")
+
+    def seen_by(party: str) -> list[dict]:
+        return [{k: v for k, v in e.items() if k != "log_seq"} for e in get(url + "v1/events?limit=10000", tokens[party])]
+
+    # deadlines that fell due by then fire at the service's next clock tick (every 50 ms, which at this
+    # speed is half an hour of scenario time, and later on a busy machine): give the ticks time
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(len(seen_by(p)) < len(expected) for p, expected in views.items()):
+        time.sleep(0.05)
     for party, expected in views.items():
-        seen = [{k: v for k, v in e.items() if k != "log_seq"} for e in get(url + "v1/events?limit=10000", tokens[party])]
+        seen = seen_by(party)
         assert len(seen) == len(expected), party
         assert [e["type"] for e in seen] == [e["type"] for e in expected], party
         different = [(a, b) for a, b in zip(seen, expected) if not same_event(a, b)]
