@@ -60,7 +60,7 @@ def serve(port: int, workdir: Path) -> int:
     import uvicorn
 
     from deconfliction.server.app import create_app
-    from deconfliction.server.commands import parse_items
+    from deconfliction.app.commands import parse_items
     from deconfliction.server.service import Service, Settings
 
     service = Service(Settings(db=f"sqlite:///{workdir / 'plans.db'}", key_path=workdir / "plans.key"),

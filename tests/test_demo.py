@@ -21,7 +21,7 @@ from deconfliction.errors import DeconflictionError
 from deconfliction.formats.scenario import load_scenario
 from deconfliction.replay import replay
 from deconfliction.server.access import Viewer, event_view, event_visible
-from deconfliction.server.commands import apply, policy_command
+from deconfliction.app.commands import apply, policy_command
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "at-tanf.yaml"

@@ -12,7 +12,7 @@ import pytest
 
 from deconfliction.cli import main
 from deconfliction.log.store import open_store
-from deconfliction.server.commands import position_reports
+from deconfliction.app.commands import position_reports
 
 
 def free_port() -> int:

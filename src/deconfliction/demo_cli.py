@@ -154,7 +154,7 @@ def _serve(args, scenario: Scenario, speed: float, service, db: str, sock: socke
     import uvicorn
 
     from .server.app import create_app
-    from .server.commands import policy_command
+    from .app.commands import policy_command
     stop = threading.Event()
     # until uvicorn takes the signals over (and after it gives them back: it raises them again once
     # stopped), SIGINT and SIGTERM only ask the demo to stop, so it always closes the store cleanly

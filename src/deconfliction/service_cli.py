@@ -111,7 +111,7 @@ def _service(args):
 def _adopt_policy(service, path: Path) -> bool:
     """Log the rules of ``path`` unless the log has them already; False (said on stderr) when it cannot."""
     from .formats.scenario import load_policy
-    from .server.commands import policy_command
+    from .app.commands import policy_command
     try:
         policy = load_policy(path)
     except ScenarioError as exc:
@@ -234,10 +234,10 @@ def check_export(doc: dict, public_pem: str) -> list[str]:
 def replay_problems(entries: list[Entry]) -> list[str]:
     """Replay the logged commands through a fresh engine: every logged event must come out again."""
     from .engine.model import Policy
-    from .log.ledger import Ledger, LedgerError
+    from .app.ledger import Ledger, LedgerError
     from .log.signing import SigningKey
     from .log.store import MemoryStore
-    from .server.commands import apply
+    from .app.commands import apply
     try:
         Ledger(MemoryStore(entries), SigningKey.generate(), Policy(), apply)
     except (LedgerError, DeconflictionError) as exc:

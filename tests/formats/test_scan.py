@@ -17,7 +17,7 @@ from deconfliction.engine.model import Party, Policy
 from deconfliction.errors import ScenarioError
 from deconfliction.engine.tracks import ReportBatch
 from deconfliction.formats.batch import by_time, plain_batch
-from deconfliction.server.commands import decode_reports, parse_items, scanned_positions
+from deconfliction.app.commands import decode_reports, parse_items, scanned_positions
 
 PARTY = "militia"
 ENGINE = Engine(Policy())

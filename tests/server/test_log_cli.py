@@ -92,7 +92,7 @@ def test_report_batches_stay_in_the_store_not_in_the_services_memory(world):
 
 
 def test_a_restart_that_reads_the_log_in_small_pages_rebuilds_the_same_state(world, monkeypatch):
-    from deconfliction.log import ledger
+    from deconfliction.app import ledger
     busy(world)
     views, head, units = world.all_views(), world.head(), world.get("/v1/units", "militia")
     monkeypatch.setattr(ledger, "REBUILD_PAGE", 2)  # pages end inside commands' runs of events

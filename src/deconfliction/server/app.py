@@ -26,7 +26,7 @@ from ..formats.batch import by_time
 from ..formats.scenario import parse_time
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, event_view, zone_visible
-from .commands import UNTIMED, decode_reports, parse_items, position_batches, positions_command, scanned_positions, warm_up
+from ..app.commands import UNTIMED, decode_reports, parse_items, position_batches, positions_command, scanned_positions, warm_up
 from .service import Service
 from .units import UnitView
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from ..engine.events import Event, format_time
 from ..engine.model import Party, Policy
-from ..log.ledger import Ledger, Request
+from ..app.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
 from .access import Viewer, event_view, event_visible, find_party, new_token, token_hash
-from .commands import apply
+from ..app.commands import apply
 
 Clock = Callable[[], datetime]
 
@@ -121,7 +121,7 @@ class Service:
 
     def submit(self, command: dict, answer, idempotency: tuple[str, str] | None = None,
                fingerprint: str = "", prepared: object = None, payload: bytes | None = None) -> Future:
-        """Queue a command (with its payload, see :class:`..log.ledger.Request`) for the writer; the
+        """Queue a command (with its payload, see :class:`..app.ledger.Request`) for the writer; the
         future gives (status, body) or the refusal."""
         future: Future = Future()
         self._writes.put((command, answer, idempotency, fingerprint, prepared, payload, future))

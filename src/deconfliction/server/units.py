@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..engine.events import format_time
-from ..log.ledger import Ledger, parse_t
-from .commands import position_reports
+from ..app.ledger import Ledger, parse_t
+from ..app.commands import position_reports
 
 TRAIL_POINTS = 20
 """How many reports a unit's trail keeps (the latest position is the last of them)."""

@@ -18,13 +18,13 @@ from ..engine.core import Engine
 from ..engine.events import Event, format_time
 from ..engine.model import Party, Policy
 from ..errors import DeconflictionError
-from .chain import GENESIS, Entry, check_chain, make_entry
-from .merkle import MerkleTree
-from .signing import SigningKey, TreeHead
-from .store import Answer
+from ..log.chain import GENESIS, Entry, check_chain, make_entry
+from ..log.merkle import MerkleTree
+from ..log.signing import SigningKey, TreeHead
+from ..log.store import Answer
 
 Apply = Callable[..., list[Event]]
-"""apply(engine, command, t, prepared=None, payload=None) -> events; see :func:`..server.commands.apply`."""
+"""apply(engine, command, t, prepared=None, payload=None) -> events; see :func:`.commands.apply`."""
 
 
 @dataclass(frozen=True, slots=True)
