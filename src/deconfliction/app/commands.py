@@ -1,6 +1,10 @@
-"""Commands of the live service: validated like scenario items, logged as-is, applied to the engine.
+"""The command language: every change of state is a command, a JSON object with one canonical encoding.
 
-A command is a plain JSON object; applying the same commands in the same order to a fresh
+The log keeps a command's canonical bytes and its time at the log's precision (milliseconds);
+the ledger applies the command *decoded from those bytes* at *that* time (:func:`encode`,
+:func:`decode`, :func:`log_time`), so what the live service applies is exactly what a replay
+of the log reads back: no microsecond of the wall clock, no text that cannot be encoded, no
+number the encoding would change. Applying the same commands in the same order to a fresh
 engine gives the same events, which is how the service rebuilds its state from its log.
 """
 from __future__ import annotations
@@ -15,12 +19,38 @@ import orjson
 
 from ..engine.core import Engine
 from ..engine.events import Event
+from ..times import format_time, parse_instant
 from ..engine.model import Incident, Party, Policy
 from ..engine.tracks import ReportBatch
 from ..errors import DeconflictionError, Problem, ScenarioError
 from ..formats.batch import by_time, plain_batch, scanned_batch
 from ..formats.scenario import Scenario, parse_scenario
-from ..log.chain import PAYLOAD_DIGEST, payload_digest
+from ..formats.values import value_problems
+from ..log.chain import PAYLOAD_DIGEST, canonical, payload_digest
+
+def encode(body: dict) -> bytes:
+    """A command's canonical bytes (sorted keys, no spaces, UTF-8); ScenarioError naming the field
+    when the command holds what the log cannot keep exactly: a text that is not Unicode (a lone
+    surrogate), nesting beyond :data:`..formats.values.MAX_DEPTH`, or a number that is not finite."""
+    problems = value_problems(body)
+    if problems:
+        raise ScenarioError(problems)
+    try:
+        return canonical(body)
+    except ValueError:
+        raise ScenarioError([Problem("", "holds a number that is not finite (NaN or infinity)")]) from None
+
+
+def decode(data: bytes) -> dict:
+    """The command the log keeps as ``data`` (:func:`encode`'s bytes)."""
+    return orjson.loads(data)
+
+
+def log_time(t: datetime) -> tuple[datetime, str]:
+    """A command's time as the log keeps it (text, at milliseconds) and as that text reads back."""
+    stamp = format_time(t)
+    return parse_instant(stamp), stamp
+
 
 UNTIMED = "1970-01-01T00:00:00Z"
 """The time put on request items that carry none: the engine stamps commands with its clock."""

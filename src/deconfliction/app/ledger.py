@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..engine.core import Engine
-from ..engine.events import Event, format_time
+from ..engine.events import Event
 from ..engine.model import Party, Policy
 from ..errors import DeconflictionError
 from ..log.chain import GENESIS, Entry, check_chain, make_entry
 from ..log.merkle import MerkleTree
 from ..log.signing import SigningKey, TreeHead
 from ..log.store import Answer
+from ..times import format_time, parse_instant
+from .commands import decode, encode, log_time
 
 Apply = Callable[..., list[Event]]
 """apply(engine, command, t, prepared=None, payload=None) -> events; see :func:`.commands.apply`."""
@@ -48,10 +50,6 @@ class LedgerError(DeconflictionError):
     """The stored log does not replay to the same events: it was changed, or the code differs."""
 
     code = "log_mismatch"
-
-
-def parse_t(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 class Ledger:
@@ -85,7 +83,7 @@ class Ledger:
         for e in stored:
             if e.kind == "command":
                 self._check_events(expected, e.seq)
-                expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_t(e.t), payload=e.payload)]
+                expected = [ev.to_dict() for ev in self._apply(self.engine, e.body, parse_instant(e.t), payload=e.payload)]
             elif not expected or expected.pop(0) != e.body:
                 raise LedgerError(f"entry {e.seq}: the stored event differs from what its command produces")
             self._keep(e)
@@ -99,7 +97,7 @@ class Ledger:
     @property
     def time(self) -> datetime | None:
         """Time of the last entry: commands must not go back before it."""
-        return parse_t(self.entries[-1].t) if self.entries else None
+        return parse_instant(self.entries[-1].t) if self.entries else None
 
     # -- writing -------------------------------------------------------------------------------
     def execute(self, command: dict, t: datetime, *, answer: Callable[[list[Event]], tuple[int, dict]] | None = None,
@@ -128,22 +126,30 @@ class Ledger:
             answers = []
             outcomes: list = []
             for r in requests:
-                t = r.t if last_t is None or r.t >= last_t else last_t  # the clock stepped back: keep order
+                # the time and the command as the log keeps them: the engine applies exactly what a
+                # replay will read back (a wall clock's microseconds would give other distances)
+                t, stamp = log_time(r.t if last_t is None or r.t >= last_t else last_t)  # the clock stepped back: keep order
                 try:
-                    events = self._apply(self.engine, r.command, t, r.prepared, r.payload)
+                    body_json = encode(r.command)
+                    command = decode(body_json)
+                    events = self._apply(self.engine, command, t, r.prepared, r.payload)
                 except DeconflictionError as exc:
                     outcomes.append(exc)  # refused before any change
                     continue
                 except Exception:
                     self._reload()  # an unexpected failure may have left the engine half-changed (and the tree)
                     raise
-                last_t, stamp = t, format_time(t)
-                for kind, body, payload in [("command", r.command, r.payload),
-                                            *(("event", ev.to_dict(), None) for ev in events)]:
-                    seq += 1
-                    new.append(make_entry(seq, stamp, kind, body, prev, payload))
-                    prev = new[-1].hash
-                    self.tree.append(new[-1].leaf())
+                try:
+                    made = [make_entry(seq + 1, stamp, "command", command, prev, r.payload, body_json)]
+                    for ev in events:
+                        made.append(make_entry(seq + 1 + len(made), stamp, "event", ev.to_dict(), made[-1].hash))
+                except Exception:
+                    self._reload()  # applied but not recordable: the engine back to what the store holds
+                    raise
+                last_t, seq, prev = t, made[-1].seq, made[-1].hash
+                for e in made:
+                    self.tree.append(e.leaf())
+                new += made
                 reply = r.answer(events) if r.answer is not None else None
                 if r.idempotency is not None and reply is not None:
                     party, key, request = r.idempotency

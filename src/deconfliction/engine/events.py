@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from ..times import format_time
 
 
 class EventType(StrEnum):
@@ -52,16 +54,6 @@ class Event:
     def to_json(self) -> str:
         """One JSON line: keys in a fixed order, no NaN, so equal logs are equal bytes."""
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
-
-
-def format_time(t: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``; milliseconds only when the time has a fraction of a second."""
-    t = t.astimezone(timezone.utc)
-    if t.microsecond:
-        t = t.replace(microsecond=0) + timedelta(milliseconds=round(t.microsecond / 1000))
-    if t.microsecond:
-        return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _plain(value: Any) -> Any:

@@ -19,6 +19,7 @@ import numpy as np
 from ..engine.tracks import ReportBatch, to_us
 from .scan import FIELDS, LONG, MAX_ID, TEXTS, scan_reports
 from .scenario import parse_time
+from .values import is_text
 
 _NUMBER = {int, float}
 _REQUIRED = ("t", "id", "lon", "lat")
@@ -57,7 +58,7 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBat
     if min(lengths) == 0 or max(lengths) > MAX_ID:
         return None
     joined = "\x00".join(ids)
-    if joined.split() != [joined]:  # no id holds white space
+    if joined.split() != [joined] or not is_text(joined):  # no id holds white space or a lone surrogate
         return None
     numbers = {}
     for k in ("lon", "lat", *_OPTIONAL):

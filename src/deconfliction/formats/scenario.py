@@ -15,10 +15,12 @@ from jsonschema import Draft202012Validator
 from ..engine.model import Operation, Party, Policy, Report, Zone, ZoneKind
 from ..errors import GeometryError, Problem, ScenarioError
 from ..geo.volumes import AltitudeBand, AltitudeReference, TimeWindow, Volume4D
+from ..times import parse_time
 from .csvtracks import read_track_csv
 from .geojson import shape_from_spec
 from .messages import parse_traffic
 from .schema import SCENARIO_SCHEMA
+from .values import format_path, value_problems
 
 _VALIDATOR = Draft202012Validator(SCENARIO_SCHEMA)
 
@@ -88,6 +90,9 @@ def parse_scenario(data: Any, base_dir: Path = Path(".")) -> Scenario:
     """Validate an already-parsed scenario document; nothing is returned unless all of it is valid."""
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "a scenario must be a mapping with scenario: 1, start, parties, ...")])
+    unfit = value_problems(data)  # before any recursive check: texts that are not Unicode, absurd nesting
+    if unfit:
+        raise ScenarioError(unfit)
     problems = structural_problems(data)
     pruned = _without_broken_items(data, problems)
     if pruned is None:
@@ -120,13 +125,6 @@ def _without_broken_items(data: dict, problems: list[Problem]) -> dict | None:
         else:
             return None
     return pruned
-
-
-def format_path(parts) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
 
 
 _REPORT_TEXT = ("t", "id", "party")
@@ -220,22 +218,6 @@ def _non_finite(value: Any, path: str) -> list[Problem]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _non_finite(v, f"{path}[{i}]")]
     return []
-
-
-def parse_time(value: Any, path: str, problems: list[Problem]) -> datetime | None:
-    """An RFC 3339 time with a UTC offset (``Z`` or ``+hh:mm``), as an aware UTC datetime."""
-    if not isinstance(value, str):
-        problems.append(Problem(path, "must be an RFC 3339 time such as 2017-06-06T05:00:00Z"))
-        return None
-    try:
-        t = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    except ValueError:
-        problems.append(Problem(path, f"cannot parse {value!r} as an RFC 3339 time (e.g. 2017-06-06T05:00:00Z)"))
-        return None
-    if t.tzinfo is None:
-        problems.append(Problem(path, f"{value!r} has no UTC offset; add Z for UTC"))
-        return None
-    return t.astimezone(timezone.utc)
 
 
 def _ids_in(data: dict, section: str) -> set[str]:

@@ -88,10 +88,12 @@ def payload_digest(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def make_entry(seq: int, t: str, kind: str, body: dict, prev: str, payload: bytes | None = None) -> Entry:
+def make_entry(seq: int, t: str, kind: str, body: dict, prev: str, payload: bytes | None = None,
+               body_json: bytes | None = None) -> Entry:
     """A new entry following the one whose hash is ``prev``; ``payload``, if any, must be the document
-    whose digest ``body`` holds (:data:`PAYLOAD_DIGEST`)."""
-    body_json = canonical(body)
+    whose digest ``body`` holds (:data:`PAYLOAD_DIGEST`); ``body_json``: ``canonical(body)`` where
+    the caller has it already."""
+    body_json = canonical(body) if body_json is None else body_json
     content = _content(seq, t, kind, body_json, prev)
     entry = Entry(seq, t, kind, body, prev, hashlib.sha256(content).hexdigest(), payload)
     object.__setattr__(entry, "_leaf", leaf_hash(content))

@@ -370,6 +370,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         spec = dict(require_object(body))
         own(spec, "from", viewer)
         spec.setdefault("t", UNTIMED)
+        parse_items(service.ledger.engine, "messages", [spec], _refs(service, viewer))  # types first: an id is a text
         with service.ledger.lock:
             known = service.ledger.engine.channel.messages
             message_id = spec.get("id") or next(f"m{n}" for n in range(len(known) + 1, 2 * len(known) + 3)
@@ -378,7 +379,6 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 raise ApiError(409, "duplicate", f"message id {message_id!r} is already used",
                                [{"path": "id", "reason": "already used"}])
         spec["id"] = message_id
-        parse_items(service.ledger.engine, "messages", [spec], _refs(service, viewer))
         command = {"type": "message.send", "id": message_id, "from": viewer.party, "to": spec["to"],
                    "kind": spec["kind"], "text": spec.get("text", ""), "ref": spec.get("ref")}
         answer = with_events(201, message=message_id)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..engine.events import format_time
-from ..app.ledger import Ledger, parse_t
+from ..app.ledger import Ledger
+from ..times import parse_instant
 from ..app.commands import position_reports
 
 TRAIL_POINTS = 20
@@ -87,7 +88,7 @@ class UnitView:
             if entry.kind == "command":
                 if now is not None:
                     self._show(touched, before, now)
-                now = parse_t(entry.t)
+                now = parse_instant(entry.t)
                 # concerns are judged as they stood before the command and after its detections
                 touched = self._move(self._reports(entry))
                 before = self._open_for(touched, now)
@@ -131,7 +132,7 @@ class UnitView:
             return {event["track"]}
         if kind in _NEAR:
             (a, b), (pa, pb) = event["tracks"], event["parties"]
-            until = parse_t(event["t"]) + hold
+            until = parse_instant(event["t"]) + hold
             self._concern(pb, a).near[b] = until
             self._concern(pa, b).near[a] = until
             return {a, b}
@@ -146,7 +147,7 @@ class UnitView:
             if trail is None:
                 trail = self._trails[track] = _Trail(str(r.get("party", "")))
             elif str(r.get("party", "")) != trail.party or (trail.points and
-                                                           parse_t(r["t"]) <= parse_t(trail.points[-1]["t"])):
+                                                           parse_instant(r["t"]) <= parse_instant(trail.points[-1]["t"])):
                 continue  # the engine ignores it too: another party's id, or not later than the last report
             trail.points.append(_point(r))
             trail.last = r
@@ -186,9 +187,9 @@ class UnitView:
     @staticmethod
     def _unit(track: str, party: str, points, last: dict, own: bool) -> dict:
         tip = points[-1]
-        unit = {"id": track, "party": party, "own": own, "t": format_time(parse_t(tip["t"])),
+        unit = {"id": track, "party": party, "own": own, "t": format_time(parse_instant(tip["t"])),
                 "lon": tip["lon"], "lat": tip["lat"],
-                "trail": [{"t": format_time(parse_t(p["t"])), "lon": p["lon"], "lat": p["lat"]} for p in points]}
+                "trail": [{"t": format_time(parse_instant(p["t"])), "lon": p["lon"], "lat": p["lat"]} for p in points]}
         if last and last.get("t") == tip["t"]:
             for name in ("alt_m", "speed_mps", "course_deg"):
                 if isinstance(last.get(name), (int, float)):
