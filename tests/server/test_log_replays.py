@@ -122,3 +122,23 @@ def test_a_message_id_that_is_not_a_text_is_a_422_naming_the_id(world, message_i
     error = assert_error(r, 422)
     assert "id" in [d["path"] for d in error["details"]], error
     assert world.size() == size
+
+
+def test_warning_ids_are_distinct_whatever_zone_and_track_ids_contain(world):
+    for zone_id in ("Z", "Z/x", "Z~1x"):
+        assert world.post("/v1/zones", "coalition", _zone(id=zone_id)).status_code == 201
+    for track in ("x/1", "1", "x~1"):
+        world.report("militia", track, (39.8, 33.51), 1)
+        world.report("militia", track, (38.63, 33.51), 2)
+    entered = [e for e in world.events("militia") if e["type"] == "zone.entered"]
+    assert len(entered) == 9
+    delivered = {e["message"]: e for e in world.events("militia") if e["type"] == "message.delivered"}
+    assert len(delivered) == 9, sorted(delivered)
+    sent = {e["message"]: e for e in world.events("militia") if e["type"] == "message.sent"}
+    assert len({(e["ref"], e["text"]) for e in sent.values()}) == 9
+    warning = next(m for m, e in sent.items() if e["ref"] == "Z/x" and e["text"].startswith("Your unit 1 "))
+    assert warning == "Z~1x/1/1"
+    r = world.post(f"/v1/messages/{warning}/ack", "militia")
+    assert r.status_code == 200, r.text
+    assert [e["type"] for e in r.json()["events"]] == ["message.acknowledged"], (warning, r.json())
+    reopened_views_equal(world).close()

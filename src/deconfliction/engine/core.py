@@ -21,6 +21,16 @@ _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED
             EventType.ZONE_CROSSED: "has crossed"}
 
 
+def message_key(*parts: object) -> str:
+    """The id of an automatic message from what it is about (operation and zone, zone, track and
+    episode, ...), joined by '/'. Each part has its '~' and '/' escaped as in a JSON Pointer
+    (RFC 6901: ``~0``, ``~1``; both characters are safe in a URL path), so that no two different
+    tuples give one id whatever the ids contain (zone ``Z`` with track ``x/1`` and zone ``Z/x``
+    with track ``1`` would both be ``Z/x/1``); ids without those characters read as before. A
+    party's own message ids cannot hold '/' (the schema), so they never take an automatic one's."""
+    return "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 class Engine:
     """Deterministic deconfliction rules: the same commands in the same order give the same events.
 
@@ -144,13 +154,14 @@ class Engine:
             if sender is not None:
                 text = (f"Your planned operation {c.operation} enters zone {zone.id} ({zone.name or zone.kind}), "
                         "where your party is not on the allowed list. Acknowledge.")
-                out += self._warn(t, f"{c.operation}/{zone.id}", sender, party, text, zone.id, cause, c.window.end)
+                out += self._warn(t, message_key(c.operation, zone.id), sender, party, text, zone.id, cause,
+                                  c.window.end)
         else:
             other = self.operations[c.other]
             for mine, theirs in ((op, other), (other, op)):
                 text = (f"Operation {theirs.id} of {theirs.party} shares space and time with your operation "
                         f"{mine.id}. Acknowledge.")
-                out += self._warn(t, f"{mine.id}/{theirs.id}", theirs.party, mine.party, text, theirs.id,
+                out += self._warn(t, message_key(mine.id, theirs.id), theirs.party, mine.party, text, theirs.id,
                                   cause, c.window.end)
         return out
 
@@ -176,7 +187,7 @@ class Engine:
     def _warn_zone(self, t: datetime, event: Event) -> list[Event]:
         """One warning per episode: from the first report near or in the zone until the unit is clear."""
         zone, track, party = self.zones[event.fields["zone"]], event.fields["track"], event.fields["party"]
-        episode = f"{zone.id}/{track}"
+        episode = message_key(zone.id, track)
         sender = next((p for p in zone.parties if p != party), None)
         if sender is None or episode in self._open_episodes:
             return []
@@ -185,7 +196,7 @@ class Engine:
         text = (f"Your unit {track} {_WARN_ON[event.type]} zone {zone.id} ({zone.name or zone.kind}), where "
                 "your party is not on the allowed list. Acknowledge.")
         cause = {"event": event.seq, "type": str(event.type), "track": track}
-        return self._warn(t, f"{episode}/{self._episodes[episode]}", sender, party, text, zone.id, cause)
+        return self._warn(t, message_key(zone.id, track, self._episodes[episode]), sender, party, text, zone.id, cause)
 
     # -- reports ------------------------------------------------------------------------------
     def report(self, t: datetime, reports: Sequence[Report] | ReportBatch) -> list[Event]:
@@ -228,10 +239,11 @@ class Engine:
             if kind in _WARN_ON:
                 out += self._warn_zone(t, event)
         for track, zone_id in self._zone_watch.left:
-            episode = f"{zone_id}/{track}"
+            episode = message_key(zone_id, track)
             self._open_episodes.discard(episode)
             reason = f"{track} is clear of zone {zone_id} and its band"
-            out += self._emit(t, self.channel.cause_ended(t, f"cause:{episode}/{self._episodes[episode]}", reason))
+            cause = "cause:" + message_key(zone_id, track, self._episodes[episode])
+            out += self._emit(t, self.channel.cause_ended(t, cause, reason))
         return out
 
     def _applicable(self, batch: ReportBatch, rows: np.ndarray, party: np.ndarray) -> np.ndarray:
