@@ -1,6 +1,7 @@
 """The error tree: one root with stable codes.
 
     DeconflictionError            code "error"
+    ├── Refused                   code "error"             (a command the rules refuse; nothing changed)
     ├── ScenarioError             code "invalid_scenario"  (carries a list of Problem)
     └── GeometryError             code "invalid_geometry"
 
@@ -26,6 +27,12 @@ class DeconflictionError(Exception):
     """Root of every error this package raises on purpose."""
 
     code = "error"
+
+
+class Refused(DeconflictionError):
+    """A command the rules refuse (a duplicate id, rules changed too late), found before the engine
+    changed anything: the ledger answers it and goes on. Any other error while a command is applied
+    may have left the engine half-changed, and the ledger rebuilds it from the log."""
 
 
 class GeometryError(DeconflictionError, ValueError):

@@ -22,7 +22,7 @@ from ..engine.events import Event
 from ..times import format_time, parse_instant
 from ..engine.model import Incident, Party, Policy
 from ..engine.tracks import ReportBatch
-from ..errors import DeconflictionError, Problem, ScenarioError
+from ..errors import DeconflictionError, Problem, Refused, ScenarioError
 from ..formats.batch import by_time, plain_batch, scanned_batch
 from ..formats.scenario import Scenario, parse_scenario
 from ..formats.values import value_problems
@@ -86,7 +86,8 @@ def _relative(path: str, section: str) -> str:
 
 
 def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payload: bytes | None = None) -> list[Event]:
-    """Apply one logged command at time ``t``; raises DeconflictionError for commands the engine refuses.
+    """Apply one logged command at time ``t``; raises Refused (or ScenarioError) for commands refused
+    before anything changed.
 
     ``prepared``: the command's items as the edge already validated them (a positions command's
     report batches, a declared zone or operation), so a live request is parsed once; a replay of
@@ -96,7 +97,7 @@ def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payl
     kind = command["type"]
     handler = _HANDLERS.get(kind)
     if handler is None:
-        raise DeconflictionError(f"unknown command {kind!r}")
+        raise Refused(f"unknown command {kind!r}")
     if prepared is not None:
         if kind == "positions":
             return _report(engine, prepared, t)
@@ -156,7 +157,7 @@ def _body_text(command: dict, payload: bytes | None) -> str:
     if PAYLOAD_DIGEST not in command:
         return command["body"]
     if payload is None:
-        raise DeconflictionError("the reports of this positions command are missing from the log")
+        raise Refused("the reports of this positions command are missing from the log")
     return payload.decode("utf-8")
 
 
@@ -271,8 +272,8 @@ def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
     spec["escalation"] = tuple(spec.get("escalation", Policy().escalation))
     try:
         policy = Policy(**spec)
-    except TypeError as exc:
-        raise DeconflictionError(f"the policy is not valid: {exc}") from None
+    except (TypeError, DeconflictionError) as exc:
+        raise Refused(f"the policy is not valid: {exc}") from None
     engine.set_policy(policy)
     return []
 

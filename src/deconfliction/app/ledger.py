@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from ..engine.core import Engine
 from ..engine.events import Event
 from ..engine.model import Party, Policy
-from ..errors import DeconflictionError
+from ..errors import DeconflictionError, Refused, ScenarioError
 from ..log.chain import GENESIS, Entry, check_chain, make_entry
 from ..log.merkle import MerkleTree
 from ..log.signing import SigningKey, TreeHead
@@ -115,8 +115,11 @@ class Ledger:
 
     def execute_many(self, requests: Sequence[Request]) -> list[tuple[list[Event], tuple[int, dict] | None] | DeconflictionError]:
         """Apply commands in order and make them durable together: one transaction, one signed head
-        (group commit: one flush to disk for all). A command the engine refuses gets its error in
-        its place and changes nothing; the others go on. Any other failure keeps none of them."""
+        (group commit: one flush to disk for all). A command refused before anything changed
+        (:class:`Refused`, :class:`ScenarioError`) gets its error in its place; the others go on.
+        A command that fails while it is applied may have left the engine half-changed: the engine
+        is rebuilt from the log and the others are applied again without it, so that one party's
+        command cannot fail or corrupt another's. A failed write keeps none of them."""
         with self.lock:
             self.catch_up()
             last_t = self.time
@@ -125,7 +128,7 @@ class Ledger:
             new: list[Entry] = []
             answers = []
             outcomes: list = []
-            for r in requests:
+            for i, r in enumerate(requests):
                 # the time and the command as the log keeps them: the engine applies exactly what a
                 # replay will read back (a wall clock's microseconds would give other distances)
                 t, stamp = log_time(r.t if last_t is None or r.t >= last_t else last_t)  # the clock stepped back: keep order
@@ -133,12 +136,11 @@ class Ledger:
                     body_json = encode(r.command)
                     command = decode(body_json)
                     events = self._apply(self.engine, command, t, r.prepared, r.payload)
-                except DeconflictionError as exc:
+                except (Refused, ScenarioError) as exc:
                     outcomes.append(exc)  # refused before any change
                     continue
-                except Exception:
-                    self._reload()  # an unexpected failure may have left the engine half-changed (and the tree)
-                    raise
+                except Exception as exc:
+                    return self._without(requests, i, exc)
                 try:
                     made = [make_entry(seq + 1, stamp, "command", command, prev, r.payload, body_json)]
                     for ev in events:
@@ -168,6 +170,15 @@ class Ledger:
             for listener in list(self.listeners):
                 listener(new)
             return outcomes
+
+    def _without(self, requests: Sequence[Request], failed: int, error: Exception) -> list:
+        """After command ``failed`` failed while it was applied: the engine (and the tree) rebuilt
+        from the store, the other commands applied again; the failed one answers ``error``."""
+        self._reload()
+        if len(requests) == 1:
+            raise error
+        outcomes = self.execute_many([r for i, r in enumerate(requests) if i != failed])
+        return [*outcomes[:failed], error, *outcomes[failed:]]
 
     def catch_up(self) -> None:
         """Apply entries another process (e.g. ``deconfliction party add``) appended since we last looked."""

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ..errors import DeconflictionError
+from ..errors import Refused
 from ..geo.zones import ZoneIndex
 from .channel import Channel, Message
 from .events import Event, EventType
@@ -61,7 +61,7 @@ class Engine:
         """Adopt other rules; only while nothing but parties was added (no zone, plan, report,
         message or incident yet)."""
         if self.zones or self.operations or len(self.tracks) or self.channel.messages or self.incidents:
-            raise DeconflictionError("the rules can change only before the first zone, plan, report, message or "
+            raise Refused("the rules can change only before the first zone, plan, report, message or "
                                      "incident; a log keeps the rules it started with")
         self.policy = policy
         self._proximity = ProximityWatch(policy)
@@ -93,7 +93,7 @@ class Engine:
     def add_party(self, party: Party, t: datetime) -> list[Event]:
         """A party joins (the live service adds parties over time)."""
         if party.id in self.parties:
-            raise DeconflictionError(f"party {party.id!r} is already known")
+            raise Refused(f"party {party.id!r} is already known")
         events = self.advance(t)
         self.channel.add_party(party)
         return events
@@ -102,7 +102,7 @@ class Engine:
     def declare_zone(self, zone: Zone, t: datetime) -> list[Event]:
         """Add a zone; returns its declaration and any conflicts with operations already declared."""
         if zone.id in self.zones or zone.id in self.operations:
-            raise DeconflictionError(f"id {zone.id!r} is already declared")
+            raise Refused(f"id {zone.id!r} is already declared")
         zone.shape.bounds_deg(self.band_m(zone))  # rejects shapes the index cannot hold
         events = self.advance(t)
         self.zones[zone.id] = zone
@@ -119,7 +119,7 @@ class Engine:
     def declare_operation(self, op: Operation, t: datetime) -> list[Event]:
         """Add a planned operation; returns its declaration and its conflicts with zones and plans."""
         if op.id in self.operations or op.id in self.zones:
-            raise DeconflictionError(f"id {op.id!r} is already declared")
+            raise Refused(f"id {op.id!r} is already declared")
         found = self.check_operation(op)
         events = self.advance(t)
         self.operations[op.id] = op
@@ -270,7 +270,7 @@ class Engine:
              ref: str | None = None) -> list[Event]:
         """A party sends a message; it is routed over the lines, relayed where needed, and given a deadline."""
         if message_id in self.channel.messages:
-            raise DeconflictionError(f"message id {message_id!r} is already used")
+            raise Refused(f"message id {message_id!r} is already used")
         out = self.advance(t)
         return out + self._emit(t, self.channel.send(t, Message(message_id, sender, to, kind, text, ref, t)))
 
@@ -289,7 +289,7 @@ class Engine:
     def report_incident(self, t: datetime, incident: Incident) -> list[Event]:
         """Record an incident with the notification record of every zone and plan covering it."""
         if incident.id in self.incidents:
-            raise DeconflictionError(f"incident id {incident.id!r} is already used")
+            raise Refused(f"incident id {incident.id!r} is already used")
         out = self.advance(t)
         self.incidents[incident.id] = incident
         notified = record(t, incident.shape, self.zones.values(), self.operations.values(), self.declared_at,

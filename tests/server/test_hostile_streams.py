@@ -1,0 +1,215 @@
+"""A hostile generator: random command streams from several parties through the HTTP API, then the log.
+
+Shapes, times with microseconds, texts with lone surrogates, separators and line breaks in ids,
+absurd and boundary numbers, retries with the same Idempotency-Key. Every answer must be below
+500; after each stream, on SQLite and on PostgreSQL, ``log verify`` passes on the store and on an
+export (which replays every command), and a restart gives every party exactly the events it saw.
+
+Bounded for CI: ``DECONFLICTION_HOSTILE_EXAMPLES`` streams per store (default 12) of up to 30
+commands each.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import uuid
+from datetime import timedelta
+from urllib.parse import quote
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from deconfliction.app.commands import policy_command
+from deconfliction.cli import main as cli
+from tests.conftest import PG_ADMIN_URL, _pg_admin
+from tests.server.world import PARTIES, POLICY, TANF_CENTRE, World
+
+EXAMPLES = int(os.environ.get("DECONFLICTION_HOSTILE_EXAMPLES", "12"))
+NAMES = list(PARTIES)
+
+# -- values -----------------------------------------------------------------------------------------
+ODD = ["/", "~", "~1", "%2F", " ", "\u2028", "\ud800", "\udc00", "é", "\x00", "Z", "1", "x", "a", "\n"]
+PLAIN_IDS = st.sampled_from(["Z", "Z/x", "x/1", "1", "m1", "tanf", "Z~1x", "site-7"])
+ids = st.one_of(PLAIN_IDS, PLAIN_IDS, PLAIN_IDS, st.lists(st.sampled_from(ODD), min_size=0, max_size=4).map("".join))
+texts = st.one_of(st.sampled_from(["", "Keep clear.", "x\ud800", "\udc00", "line\u2028break", "€" * 50]),
+                  st.text(max_size=20))
+BOUNDARY = [0, -0.0, 90, -90, 180, -180, 90.000001, 180.000001, 1e8, -1e8, 1e308, 5e-324, 2 ** 63, 10 ** 30,
+            float("nan"), float("inf"), "12", None, True, [1], {"a": 1}]
+absurd = st.one_of(st.sampled_from(BOUNDARY), st.floats(), st.integers(-10 ** 20, 10 ** 20))
+
+
+def near(spread: float = 0.6):
+    """A point near the At Tanf garrison, where the zones are (so that detection has work)."""
+    return st.tuples(st.floats(TANF_CENTRE[0] - spread, TANF_CENTRE[0] + spread),
+                     st.floats(TANF_CENTRE[1] - spread, TANF_CENTRE[1] + spread)).map(list)
+
+
+def sometimes(strategy, odd=absurd):
+    """Mostly plausible values, now and then an absurd one."""
+    return st.one_of(*[strategy] * 6, odd)
+
+
+@st.composite
+def geometry(draw) -> dict:
+    kind = draw(st.sampled_from(["circle"] * 3 + ["polygon"] * 2 + ["corridor", "odd"]))
+    if kind == "circle":
+        return {"geometry": {"type": "Point", "coordinates": draw(near())},
+                "radius_m": draw(sometimes(st.sampled_from([1, 500, 20_000, 55_000])))}
+    if kind == "polygon":
+        lon, lat = draw(near())
+        d = draw(sometimes(st.floats(0.001, 0.3)))
+        ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]] \
+            if isinstance(d, float) else [[lon, lat], d, [lon, lat]]
+        return {"geometry": {"type": "Polygon", "coordinates": [ring]}}
+    if kind == "corridor":
+        return {"geometry": {"type": "LineString", "coordinates": [draw(near()), draw(near())]},
+                "width_m": draw(sometimes(st.sampled_from([100, 2000])))}
+    return {"geometry": draw(st.one_of(absurd, st.just({"type": "Point", "coordinates": [1, 2, 3, 4]})))}
+
+
+def window(clock) -> st.SearchStrategy:
+    def make(offsets):
+        a, b = sorted(offsets)
+        return {"start": stamp(clock.now + timedelta(microseconds=a)),
+                "end": stamp(clock.now + timedelta(microseconds=b + 1))}
+    return st.lists(st.integers(-3_600_000_000, 7_200_000_000), min_size=2, max_size=2).map(make)
+
+
+def stamp(t) -> str:
+    """RFC 3339 with microseconds (more precision than the log keeps)."""
+    return t.isoformat().replace("+00:00", "Z")
+
+
+# -- requests ---------------------------------------------------------------------------------------
+@st.composite
+def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
+    """(path, party, body) of one request; ``seen``: message ids met so far (acks and disowns aim at them)."""
+    party = draw(st.sampled_from(NAMES))
+    other = draw(st.sampled_from(NAMES + ["nobody"]))
+    what = draw(st.sampled_from(["positions"] * 5 + ["zone", "operation", "message", "ack", "disown",
+                                                     "channel", "incident"]))
+    if what == "positions":
+        reports = []
+        for _ in range(draw(st.integers(1, 4))):
+            lon, lat = draw(near())
+            report = {"t": stamp(clock.now - timedelta(microseconds=draw(st.integers(0, 5_000_000)))),
+                      "id": draw(st.one_of(st.sampled_from([f"{party[:2]}{k}" for k in range(3)]), ids)),
+                      "lon": draw(sometimes(st.just(lon))), "lat": draw(sometimes(st.just(lat)))}
+            if draw(st.booleans()):
+                report |= {"speed_mps": draw(sometimes(st.floats(0, 300))),
+                           "course_deg": draw(sometimes(st.floats(0, 360)))}
+            if draw(st.booleans()):
+                report["alt_m"] = draw(sometimes(st.floats(-100, 12_000)))
+            reports.append(report)
+        return "/v1/positions", party, reports
+    if what == "zone":
+        zone = {"id": draw(ids), "kind": draw(st.sampled_from(["deconfliction"] * 3 + ["protected_site", "odd"])),
+                "parties": [party] + draw(st.lists(st.sampled_from(NAMES), max_size=1)),
+                "allowed": draw(st.lists(st.sampled_from(NAMES), max_size=2)), **draw(geometry())}
+        if draw(st.booleans()):
+            zone["perimeter_m"] = draw(sometimes(st.sampled_from([0, 1000, 5000])))
+        if draw(st.booleans()):
+            zone["window"] = draw(window(clock))
+        return "/v1/zones", party, zone
+    if what == "operation":
+        volume = {**draw(geometry()), "window": draw(window(clock))}
+        if draw(st.booleans()):
+            low = draw(st.floats(0, 5000))
+            volume["altitude"] = {"lower_m": low, "upper_m": draw(sometimes(st.just(low + 1000)))}
+        return "/v1/operations", party, {"id": draw(ids), "priority": draw(sometimes(st.integers(0, 10))),
+                                         "volumes": [volume]}
+    if what == "message":
+        body = {"to": other, "kind": draw(st.sampled_from(["info", "warning", "request", ""])), "text": draw(texts)}
+        if draw(st.booleans()):
+            body["id"] = draw(ids)
+        return "/v1/messages", party, body
+    if what in ("ack", "disown"):
+        message = draw(st.sampled_from(seen)) if seen and draw(st.booleans()) else draw(ids)
+        message = quote(message or "m1", safe="/~", errors="surrogatepass")  # a lone surrogate: bytes not UTF-8
+        body = {"reason": draw(texts)} if what == "disown" else None
+        return f"/v1/messages/{message}/{what}", party, body
+    if what == "channel":
+        return "/v1/channels", party, {"between": [party, other], "state": draw(st.sampled_from(["suspended", "active"]))}
+    lon_lat = draw(near())
+    return "/v1/incidents", party, {"id": draw(ids), "kind": draw(st.sampled_from(["strike", "shelling"])),
+                                    "text": draw(texts), "geometry": {"type": "Point", "coordinates": lon_lat}}
+
+
+# -- the stores -------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def fresh_world(backend: str):
+    """A world with the rules logged (so an export replays under them), on a new store of ``backend``."""
+    with tempfile.TemporaryDirectory() as folder:
+        if backend == "sqlite":
+            url, drop = f"sqlite:///{Path(folder) / 'log.db'}", None
+        else:
+            admin = _pg_admin()
+            name = f"deconfliction_hostile_{uuid.uuid4().hex[:12]}"
+            admin.execute(f'CREATE DATABASE "{name}"')
+            url, drop = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}", (admin, name)
+        world = World(url, Path(folder) / "log.key")
+        open_worlds = [world]  # the test appends the world it reopens; the last one is closed here
+        try:
+            world.service.ledger.execute(policy_command(POLICY), world.clock())
+            world.add_parties()
+            yield world, url, Path(folder), open_worlds
+        finally:
+            open_worlds[-1].close()
+            if drop is not None:
+                admin, name = drop
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.close()
+
+
+def send(world: World, path: str, party: str, body, key: str | None):
+    content = json.dumps(body).encode()  # NaN and infinity as JavaScript writes them; surrogates escaped
+    r = world.post(path, party, key=key, content=content, content_type="application/json")
+    assert r.status_code < 500, (path, party, body, r.text)
+    event(f"{path.split('/')[2] if path.count('/') < 4 else path.rsplit('/', 1)[1]} {r.status_code}")  # --hypothesis-show-statistics
+    if r.status_code >= 400:
+        error = r.json()["error"]
+        assert error["code"] and error["message"], r.text
+    return r
+
+
+def check_the_log(world: World, url: str, folder: Path, capsys) -> World:
+    """log verify on the store and on an export; a restart shows every party what it saw before."""
+    before = world.all_views()
+    assert cli(["log", "verify", "--db", url, "--key", str(world.key_path)]) == 0, capsys.readouterr()
+    export = folder / "export.json"
+    assert cli(["log", "export", "--db", url, "--key", str(world.key_path), "--output", str(export)]) == 0
+    assert cli(["log", "verify", "--export", str(export), "--key", str(world.key_path)]) == 0, capsys.readouterr()
+    again = world.reopen()
+    assert again.all_views() == before
+    for party in NAMES:
+        for route in ("/v1/units", "/v1/zones", "/v1/operations", "/v1/me"):
+            again.get(route, party)
+    return again
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_hostile_streams_leave_a_log_that_verifies_and_restarts_to_the_same_views(backend, data, capsys):
+    with fresh_world(backend) as (world, url, folder, open_worlds):
+        seen: list[str] = []
+        last = None
+        for _ in range(data.draw(st.integers(5, 30), label="commands")):
+            world.clock.advance(microseconds=data.draw(st.integers(0, 90_000_000)))
+            if last is not None and data.draw(st.integers(0, 5)) == 0:
+                send(world, *last)  # a retry: the same request with the same key
+                continue
+            path, party, body = data.draw(request(world.clock, seen))
+            key = uuid.uuid4().hex if data.draw(st.booleans()) else None
+            r = send(world, path, party, body, key)
+            if r.status_code < 300 and isinstance(r.json().get("events"), list):
+                seen += [e["message"] for e in r.json()["events"] if "message" in e]
+                if r.json().get("message"):
+                    seen.append(r.json()["message"])
+            last = (path, party, body, key)
+        seen += [e["message"] for p in NAMES for e in world.events(p) if "message" in e]
+        open_worlds.append(check_the_log(world, url, folder, capsys))
