@@ -142,3 +142,16 @@ def test_warning_ids_are_distinct_whatever_zone_and_track_ids_contain(world):
     assert r.status_code == 200, r.text
     assert [e["type"] for e in r.json()["events"]] == ["message.acknowledged"], (warning, r.json())
     reopened_views_equal(world).close()
+
+
+def test_a_scenario_may_acknowledge_an_automatic_warning_whose_ids_hold_a_slash(tmp_path):
+    from deconfliction.engine.core import message_key, message_key_parts
+    from deconfliction.formats.scenario import parse_scenario
+
+    assert message_key_parts(message_key("Z/x", "~1", 3)) == ["Z/x", "~1", "3"]
+    doc = {"scenario": 1, "start": "2017-06-06T05:00:00Z",
+           "parties": [{"id": "a", "channels": ["b"]}, {"id": "b", "channels": ["a"]}],
+           "zones": [{**_zone(id="Z/x", parties=["a"], allowed=["a"])}],
+           "tracks": [{"t": "2017-06-06T05:01:00Z", "id": "u/1", "party": "b", "lon": 38.63, "lat": 33.51}],
+           "messages": [{"t": "2017-06-06T05:02:00Z", "ack": "Z~1x/u~11/1", "by": "b"}]}
+    parse_scenario(doc)  # the acknowledged id is known to be an automatic one

@@ -31,6 +31,11 @@ def message_key(*parts: object) -> str:
     return "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+def message_key_parts(message_id: str) -> list[str]:
+    """The parts :func:`message_key` joined (``message_key_parts(message_key(*p)) == list(map(str, p))``)."""
+    return [p.replace("~1", "/").replace("~0", "~") for p in message_id.split("/")]
+
+
 class Engine:
     """Deterministic deconfliction rules: the same commands in the same order give the same events.
 

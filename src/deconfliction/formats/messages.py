@@ -5,7 +5,9 @@ import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..engine.core import message_key_parts
 from ..engine.model import Incident
+from ..times import parse_time
 from .geojson import shape_from_spec
 
 INCIDENT_POINT_RADIUS_M = 1.0
@@ -60,7 +62,7 @@ def _unknown(what: str, value: str, known) -> str:
 def automatic_ids(zones: dict, operations: dict, tracks: set[str]) -> callable:
     """A test for the ids the engine gives automatic warnings: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION."""
     def known(message_id: str) -> bool:
-        parts = message_id.split("/")
+        parts = message_key_parts(message_id)
         if len(parts) == 3:
             return parts[0] in zones and parts[1] in tracks and parts[2].isdigit() and int(parts[2]) > 0
         if len(parts) == 2:
@@ -79,8 +81,6 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
     def party(value: str, path: str) -> None:
         if value not in parties:
             builder.problem(path, _unknown("party", value, parties))
-
-    from .scenario import parse_time  # the loader's one time parser (it imports this module)
 
     sent_at: dict[str, datetime] = {}
     for i, spec in enumerate(data.get("messages", [])):
