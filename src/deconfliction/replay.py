@@ -6,8 +6,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from itertools import groupby
 
+from .app.commands import (ack_command, channel_command, disown_command, incident_command, message_command,
+                           operation_command, run, zone_command)
 from .engine.core import Engine
 from .engine.events import Event
+from .engine.tracks import ReportBatch
 from .formats.messages import Acknowledgement, ChannelChange, Disowning, IncidentReport, ScriptedMessage
 from .formats.scenario import Scenario
 
@@ -25,15 +28,19 @@ def replay(scenario: Scenario, engine: Engine | None = None,
     file order), messages, acknowledgements and disowning, incidents. Deadlines fire at their
     own times. The replay stops before ``until``, or the scenario's end, or when nothing is left
     to happen. ``progress(done, total)`` is called now and then with the reports handled.
+
+    Every item becomes the command the live service would log for it, applied through the same
+    function (:func:`.app.commands.run`: encoded, decoded, at the time a log keeps), so that a
+    scenario played through the service's API and replayed here give the same events.
     """
     engine = engine or Engine(scenario.policy, scenario.parties)
     stop = min(t for t in (until, scenario.end, _END_OF_TIME) if t is not None)
     if scenario.start >= stop:
         return
-    for zone in scenario.zones:
-        yield from engine.declare_zone(zone, scenario.start)
-    for op in scenario.operations:
-        yield from engine.declare_operation(op, scenario.start)
+    for zone, spec in zip(scenario.zones, scenario.specs.get("zones", [None] * len(scenario.zones))):
+        yield from _run(engine, zone_command(zone.parties[0], spec or {"id": zone.id}), scenario.start, zone)
+    for op, spec in zip(scenario.operations, scenario.specs.get("operations", [None] * len(scenario.operations))):
+        yield from _run(engine, operation_command(op.party, spec or {"id": op.id}), scenario.start, op)
     batches = ((t, _REPORTS, list(g)) for t, g in groupby(scenario.reports, key=lambda r: r.t))
     commands = sorted(((c.t, _ORDER[type(c)], c) for c in scenario.commands), key=lambda x: (x[0], x[1]))
     done, total = 0, len(scenario.reports)
@@ -41,22 +48,27 @@ def replay(scenario: Scenario, engine: Engine | None = None,
         if t >= stop:
             break
         if isinstance(item, list):
-            yield from engine.report(t, item)
+            yield from _run(engine, {"type": "positions", "count": len(item)}, t, [ReportBatch.of(item)])
             done += len(item)
             if progress is not None:
                 progress(done, total)
         else:
-            yield from _apply(engine, item)
+            yield from _run(engine, *_command(item))
     yield from engine.advance(stop, inclusive=stop == _END_OF_TIME)
 
 
-def _apply(engine: Engine, c) -> list[Event]:
+def _run(engine: Engine, command: dict, t: datetime, prepared=None) -> list[Event]:
+    return run(engine, command, t, prepared).events
+
+
+def _command(c) -> tuple:
+    """(command, time, prepared value) of a scripted item."""
     if isinstance(c, ScriptedMessage):
-        return engine.send(c.t, c.id, c.sender, c.to, c.kind, c.text, c.ref)
+        return message_command(c.id, c.sender, c.to, c.kind, c.text, c.ref), c.t
     if isinstance(c, Acknowledgement):
-        return engine.acknowledge(c.t, c.message, c.by)
+        return ack_command(c.message, c.by), c.t
     if isinstance(c, Disowning):
-        return engine.disown(c.t, c.message, c.by, c.reason)
+        return disown_command(c.message, c.by, c.reason), c.t
     if isinstance(c, ChannelChange):
-        return engine.set_channel(c.t, c.a, c.b, c.active)
-    return engine.report_incident(c.t, c.incident)
+        return channel_command([c.a, c.b], c.active), c.t
+    return incident_command(c.spec or {"id": c.incident.id}), c.t, c.incident

@@ -10,7 +10,8 @@ engine gives the same events, which is how the service rebuilds its state from i
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -52,6 +53,60 @@ def log_time(t: datetime) -> tuple[datetime, str]:
     return parse_instant(stamp), stamp
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A command as :func:`run` applied it: its time and bytes as the log keeps them, and its events."""
+
+    t: datetime
+    stamp: str
+    body_json: bytes
+    command: dict
+    events: list[Event]
+
+
+def run(engine: Engine, command: dict, t: datetime, prepared: Any = None, payload: bytes | None = None,
+        apply_with: Callable[..., list[Event]] | None = None) -> Applied:
+    """The one way a command changes the engine, for both drivers (the ledger of the live service and
+    the scenario replay): encode it, decode the bytes, and apply what was decoded at the time the
+    log keeps, with ``apply_with`` (:func:`apply` unless given). ScenarioError (nothing applied) for a command
+    that cannot be encoded; Refused for one the rules refuse."""
+    t, stamp = log_time(t)
+    body_json = encode(command)
+    decoded = decode(body_json)
+    events = (apply_with or apply)(engine, decoded, t, prepared, payload)
+    return Applied(t, stamp, body_json, decoded, events)
+
+
+# -- the commands, as both drivers build them --------------------------------------------------------
+def zone_command(party: str, spec: dict) -> dict:
+    return {"type": "zone.declare", "party": party, "zone": spec}
+
+
+def operation_command(party: str, spec: dict) -> dict:
+    return {"type": "operation.declare", "party": party, "operation": spec}
+
+
+def message_command(message_id: str, sender: str, to: str, kind: str, text: str, ref: str | None) -> dict:
+    return {"type": "message.send", "id": message_id, "from": sender, "to": to, "kind": kind, "text": text, "ref": ref}
+
+
+def ack_command(message_id: str, by: str) -> dict:
+    return {"type": "message.ack", "message": message_id, "by": by}
+
+
+def disown_command(message_id: str, by: str, reason: str) -> dict:
+    return {"type": "message.disown", "message": message_id, "by": by, "reason": reason}
+
+
+def channel_command(between: list[str], active: bool) -> dict:
+    return {"type": "channel.set", "between": list(between), "state": "active" if active else "suspended"}
+
+
+def incident_command(spec: dict) -> dict:
+    """An incident as reported; its time is the command's (``t`` in the item is not kept)."""
+    return {"type": "incident.report", "incident": {**spec, "t": UNTIMED}}
+
+
 UNTIMED = "1970-01-01T00:00:00Z"
 """The time put on request items that carry none: the engine stamps commands with its clock."""
 _UNTIMED_AT = datetime.fromisoformat(UNTIMED.replace("Z", "+00:00"))
@@ -90,8 +145,8 @@ def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payl
     before anything changed.
 
     ``prepared``: the command's items as the edge already validated them (a positions command's
-    report batches, a declared zone or operation), so a live request is parsed once; a replay of
-    the log parses them again, from the same text, to the same values. ``payload``: the document
+    report batches, a declared zone or operation, an incident), so a request or a scenario item is
+    parsed once; a replay of the log parses them again, from the same text, to the same values. ``payload``: the document
     a positions command names by its digest (the request body as sent), which a replay reads.
     """
     kind = command["type"]
@@ -105,6 +160,8 @@ def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payl
             return engine.declare_zone(prepared, t)
         if kind == "operation.declare":
             return engine.declare_operation(prepared, t)
+        if kind == "incident.report":
+            return engine.report_incident(t, prepared)
     if kind == "positions":
         return _positions(engine, command, t, payload)
     return handler(engine, command, t)

@@ -23,7 +23,7 @@ from ..log.merkle import MerkleTree
 from ..log.signing import SigningKey, TreeHead
 from ..log.store import Answer
 from ..times import format_time, parse_instant
-from .commands import decode, encode, log_time
+from .commands import run
 
 Apply = Callable[..., list[Event]]
 """apply(engine, command, t, prepared=None, payload=None) -> events; see :func:`.commands.apply`."""
@@ -131,24 +131,23 @@ class Ledger:
             for i, r in enumerate(requests):
                 # the time and the command as the log keeps them: the engine applies exactly what a
                 # replay will read back (a wall clock's microseconds would give other distances)
-                t, stamp = log_time(r.t if last_t is None or r.t >= last_t else last_t)  # the clock stepped back: keep order
+                t = r.t if last_t is None or r.t >= last_t else last_t  # the clock stepped back: keep order
                 try:
-                    body_json = encode(r.command)
-                    command = decode(body_json)
-                    events = self._apply(self.engine, command, t, r.prepared, r.payload)
+                    done = run(self.engine, r.command, t, r.prepared, r.payload, self._apply)
                 except (Refused, ScenarioError) as exc:
                     outcomes.append(exc)  # refused before any change
                     continue
                 except Exception as exc:
                     return self._without(requests, i, exc)
+                events = done.events
                 try:
-                    made = [make_entry(seq + 1, stamp, "command", command, prev, r.payload, body_json)]
+                    made = [make_entry(seq + 1, done.stamp, "command", done.command, prev, r.payload, done.body_json)]
                     for ev in events:
-                        made.append(make_entry(seq + 1 + len(made), stamp, "event", ev.to_dict(), made[-1].hash))
+                        made.append(make_entry(seq + 1 + len(made), done.stamp, "event", ev.to_dict(), made[-1].hash))
                 except Exception:
                     self._reload()  # applied but not recordable: the engine back to what the store holds
                     raise
-                last_t, seq, prev = t, made[-1].seq, made[-1].hash
+                last_t, seq, prev = done.t, made[-1].seq, made[-1].hash
                 for e in made:
                     self.tree.append(e.leaf())
                 new += made

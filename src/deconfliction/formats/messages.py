@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..engine.core import message_key_parts
@@ -52,6 +52,8 @@ class ChannelChange:
 class IncidentReport:
     t: datetime
     incident: Incident
+    spec: dict = field(default_factory=dict, compare=False, repr=False)
+    """The item as the file gives it (the command a replay applies holds it)."""
 
 
 def _unknown(what: str, value: str, known) -> str:
@@ -152,5 +154,5 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
         shape = shape_from_spec(spec, path, builder.problems)
         if t is not None and shape is not None:
             commands.append(IncidentReport(t, Incident(spec["id"], spec["reporter"], spec["kind"], shape,
-                                                       spec.get("text", ""))))
+                                                       spec.get("text", "")), spec))
     return commands

@@ -39,6 +39,9 @@ class Scenario:
     reports: tuple[Report, ...] = field(repr=False)
     commands: tuple = field(default=(), repr=False)
     """Scripted messages, acknowledgements, disowning, line changes and incidents, in file order."""
+    specs: dict = field(default_factory=dict, repr=False)
+    """The ``zones`` and ``operations`` items as the file gives them, in the order of :attr:`zones`
+    and :attr:`operations` (the commands a replay applies hold them)."""
 
 
 class _KeepTimesAsText(yaml.SafeLoader):
@@ -268,8 +271,9 @@ class _Builder:
                                  {r.track for r in reports})
         if self.problems:
             return None
+        specs = {section: [item for item in d.get(section, []) if item] for section in ("zones", "operations")}
         return Scenario(d.get("name", ""), start, end, policy, tuple(parties), tuple(zones), tuple(operations),
-                        reports, tuple(commands))
+                        reports, tuple(commands), specs)
 
     def command_time(self, value, path: str) -> datetime | None:
         """A time that must fall within the scenario's [start, end)."""
