@@ -59,7 +59,7 @@ class ErrorBody(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": why} for status, why in {
-        400: "the body is not JSON (or NDJSON)",
+        400: "the body is not JSON (or NDJSON), or a Last-Event-ID that is not an event number",
         401: "no bearer token, or an unknown or revoked one (RFC 6750: the WWW-Authenticate challenge says which)",
         403: "the caller may not do this: a write naming another party, a zone or line it is not a party to",
         404: "no such item",
@@ -461,7 +461,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                      last_event_id: str | None = Header(None), after: int = Query(0, ge=0)):
         viewer = viewer_of(authorization)
         token = bearer_token(authorization)
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        start = after if last_event_id is None else _event_number(last_event_id, "Last-Event-ID")
         queue = service.subscribe()
         backlog = service.events(viewer, start, None)
 
@@ -553,6 +553,15 @@ class Direct:
                 raise
             response = await on_error(request, exc)
         await response(scope, receive, send)
+
+
+def _event_number(text: str, header: str) -> int:
+    """An event number sent in a header: ASCII digits, else 400 naming the header (``str.isdigit``
+    also takes digits of other scripts and superscripts, which ``int`` refuses or reads as others)."""
+    if text.isascii() and text.isdigit() and len(text) <= 30:
+        return int(text)
+    raise ApiError(400, "invalid_header", f"{header} must be an event number, as on the id: lines of the stream",
+                   [{"path": f"header.{header}", "reason": "must be an event number: ASCII digits 0-9"}])
 
 
 def bearer_token(authorization: str | None) -> str | None:
