@@ -48,13 +48,14 @@ def test_no_bearer_token_is_401_with_a_bare_challenge(world, route, authorizatio
 
 
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("token", ["not-a-token", "revoked"])
+@pytest.mark.parametrize("token", ["unknown", "revoked", "unknown, lower-case scheme", "revoked, lower-case scheme"])
 def test_an_unknown_or_revoked_token_is_401_invalid_token(world, route, token):
-    if token == "revoked":
+    scheme = "bearer" if "lower-case" in token else "Bearer"
+    if token.startswith("revoked"):
         assert world.service.revoke("un") is True
-        authorization = f"Bearer {world.tokens['un']}"
+        authorization = f"{scheme} {world.tokens['un']}"
     else:
-        authorization = f"Bearer {token}"
+        authorization = f"{scheme} not-a-token"
     before = world.size()
     r = call(world, route, authorization)
     error = assert_error(r, 401, "invalid_token")
