@@ -305,3 +305,56 @@ def test_the_clock_runs_at_its_speed_but_not_past_the_time_it_is_held_at():
     assert clock.may_fire(start + timedelta(minutes=4)) and not clock.may_fire(start + timedelta(minutes=5))
     clock.hold(None)
     assert clock() == start + timedelta(minutes=12) and clock.may_fire(start + timedelta(minutes=5))
+
+
+def address(proc: subprocess.Popen) -> str:
+    """The address of the demo's first line on stdout (waits for it)."""
+    line = proc.stdout.readline()
+    found = re.search(r"http://\S+/", line)
+    assert found, f"no address in {line!r}"
+    return found.group(0)
+
+
+def test_the_address_is_printed_only_once_the_service_answers(tmp_path):
+    proc = demo("--speed", "1", "--port", "0", "--quiet", cwd=tmp_path)
+    try:
+        url = address(proc)
+        assert get(url + "v1/health")["status"] == "ok"  # at once: no retry
+    finally:
+        assert stop(proc) == 0
+
+
+@pytest.mark.parametrize("store", [[], ["--db", "sqlite:///mine.db"]], ids=["default store", "--db"])
+def test_a_second_demo_never_touches_the_store_of_a_running_one(tmp_path, store):
+    """The second demo, started in the same directory while the first serves, refuses (exit 2,
+    one line) instead of replacing the first one's store, signing key and tokens under it."""
+    first = demo("--speed", "1", "--port", "0", "--quiet", *store, cwd=tmp_path)
+    try:
+        url = address(first)
+        db = tmp_path / ("mine.db" if store else "deconfliction-demo.db")
+        tokens_file = db.with_suffix(".tokens.json")
+        files = {p: (p.stat().st_ino, p.read_bytes()) for p in (tokens_file, db.with_suffix(".key"))}
+        tokens = json.loads(tokens_file.read_text())
+        entries = get(url + "v1/health")["entries"]
+        second = subprocess.run([sys.executable, "-m", "deconfliction.cli", "demo", "--port", "0", *store],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2, second.stderr
+        assert second.stdout == ""
+        assert second.stderr == (f"demo: another demo (process {first.pid}) is using the store "
+                                 f"sqlite:///{'mine.db' if store else 'deconfliction-demo.db'}; stop it first, "
+                                 "or give this one another --db\n")
+        assert {p: (p.stat().st_ino, p.read_bytes()) for p in files} == files
+        assert db.exists()
+        # the first goes on serving its own store, with its own tokens
+        assert get(url + "v1/me", tokens["un"])["party"] == "un"
+        assert get(url + "v1/health")["entries"] >= entries
+    finally:
+        assert stop(first) == 0
+    assert not (tmp_path / (db.stem + ".lock")).exists()  # removed as the first stopped
+    # once the first has stopped, the next demo runs on that store (the default one: replaced)
+    if not store:
+        third = demo("--speed", "1", "--port", "0", "--quiet", cwd=tmp_path)
+        try:
+            assert get(address(third) + "v1/health")["status"] == "ok"
+        finally:
+            assert stop(third) == 0

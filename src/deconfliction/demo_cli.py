@@ -28,15 +28,17 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "demo", help="run the service and play a scenario through its API (default: the At Tanf example)",
         description="Start the service on a fresh SQLite store, add one party (and token) per party of the "
-                    "scenario, print the address and the tokens, and play the scenario through the HTTP API "
-                    "in accelerated scenario time. When it is played, the service keeps serving until Ctrl-C.")
+                    "scenario, print the address and the tokens once the service answers, and play the scenario "
+                    "through the HTTP API in accelerated scenario time. When it is played, the service keeps "
+                    "serving until Ctrl-C.")
     p.add_argument("--scenario", type=Path, help=f"scenario file (default: the example {EXAMPLE})")
     p.add_argument("--speed", default="60", help="scenario seconds per wall-clock second (default 60: an hour a "
                                                   "minute; 1 is real time)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", default="8000", help="port (default 8000; 0 takes any free port)")
     p.add_argument("--db", help="store URL for the demo; it must hold no log yet (default: "
-                                f"{DEMO_DB}, replaced on every run)")
+                                f"{DEMO_DB}, replaced on every run); a store that a running demo "
+                                "uses is refused")
     p.add_argument("--tokens", type=Path, help="file for the tokens as JSON {party: token}, mode 0600 (default: "
                                                "beside the SQLite store, NAME.tokens.json)")
     p.add_argument("--quiet", action="store_true", help="no event lines on stderr")
@@ -56,17 +58,19 @@ def example_scenario() -> Path:
 
 def run(args) -> int:
     from .server.clock import ScenarioClock
-    sock = None
+    sock = lock = None
     try:
         speed, port = _speed(args.speed), _port(args.port)
         if args.scenario is not None:
             args.file = f"demo: {args.scenario}"  # a bad scenario's problems are named with its file
         scenario = load_scenario(args.scenario or example_scenario())  # ScenarioError: one line per problem
         sock = _listen(args.host, port)
+        lock = StoreLock.take(args.db or DEMO_DB)  # before anything of the store is touched
         service, db = _open_store(args.db, ScenarioClock(scenario.start, speed))
     except Refused as exc:
-        if sock is not None:
-            sock.close()
+        for held in (sock, lock):
+            if held is not None:
+                held.close()
         print(f"demo: {exc}", file=sys.stderr)
         return 2
     try:
@@ -77,6 +81,59 @@ def run(args) -> int:
     finally:
         service.stop()
         sock.close()
+        lock.close()
+
+
+class StoreLock:
+    """The demo's hold on its store: an exclusive ``flock`` on ``NAME.lock`` beside the store's
+    signing key (``deconfliction-demo.lock`` for the default store, and for PostgreSQL, whose key
+    and tokens are in the working directory), held while the demo runs, so that a second demo
+    never replaces or writes to the store, key and tokens of one that is running. The file holds
+    the process id, for the message; it is removed as the demo stops (the kernel releases the lock
+    of a demo that dies, and the next one takes the file over)."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path, self.fd = path, fd
+
+    @classmethod
+    def take(cls, db: str) -> StoreLock:
+        import fcntl
+        path = _key_beside(db).with_suffix(".lock")
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise Refused(f"cannot create the lock file {path}: {exc.strerror or exc}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(fd)
+                if isinstance(exc, BlockingIOError):
+                    raise Refused(f"another demo (process {holder or 'unknown'}) is using the store {db}; "
+                                  "stop it first, or give this one another --db") from None
+                raise Refused(f"cannot lock {path}: {exc.strerror or exc}") from None
+            try:
+                here = os.stat(path)
+            except FileNotFoundError:
+                here = None
+            held = os.fstat(fd)
+            if here is not None and (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino):
+                break
+            os.close(fd)  # its holder removed it as it stopped, after this one opened it: take the new file
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return cls(path, fd)
+
+    def close(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still holding it: a demo that opened this file sees it is gone
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)
+        self.fd = None
 
 
 def _speed(text: str) -> float:
@@ -168,12 +225,12 @@ def _serve(args, scenario: Scenario, speed: float, service, db: str, sock: socke
         _write_tokens(tokens_path, tokens)
         host, port = sock.getsockname()[:2]
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-        _print_welcome(url, tokens, tokens_path)
         print(f"demo: {scenario.name or 'scenario'}: {_clock_text(scenario, speed)}; store {db}", file=sys.stderr)
         if not args.quiet:
             service.ledger.listeners.append(_print_events)
         server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", timeout_graceful_shutdown=2))
-        player = threading.Thread(target=_play, args=(scenario, url, tokens, speed, clock, server, stop),
+        welcome = lambda: _print_welcome(url, tokens, tokens_path)  # noqa: E731
+        player = threading.Thread(target=_play, args=(scenario, url, tokens, speed, clock, server, stop, welcome),
                                   name="deconfliction-demo-player", daemon=True)
         player.start()
         if not stop.is_set():
@@ -187,17 +244,39 @@ def _serve(args, scenario: Scenario, speed: float, service, db: str, sock: socke
     return 0
 
 
-def _play(scenario: Scenario, url: str, tokens: dict, speed: float, clock, server, stop) -> None:
+def _play(scenario: Scenario, url: str, tokens: dict, speed: float, clock, server, stop, welcome) -> None:
+    """Once the service answers: the address and tokens on stdout, then the play."""
     from .demo import play
     while not server.started:
         if stop.wait(0.02):
             server.should_exit = True  # a signal came before uvicorn listened for them
             return
+    if not _answers(url, stop):
+        return
+    welcome()
     played = play(scenario, url, tokens, speed, clock=clock, stop=stop)
     if not played.stopped:
         refused = f", {len(played.errors)} refused (above)" if played.errors else ""
         print(f"demo: the scenario is played ({played.sent} requests{refused}); the clock runs on at "
               f"{speed:g}x. Serving until Ctrl-C.", file=sys.stderr, flush=True)
+
+
+def _answers(url: str, stop: threading.Event) -> bool:
+    """Wait until the service answers ``GET /v1/health`` at ``url`` (True), or the demo is stopped."""
+    import urllib.request
+    waited = 0
+    while not stop.is_set():
+        try:
+            with urllib.request.urlopen(url + "v1/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return True
+        except OSError as exc:
+            waited += 1
+            if waited == 100:  # about 10 s
+                print(f"demo: the service does not answer at {url} yet ({exc}); still trying", file=sys.stderr,
+                      flush=True)
+        stop.wait(0.1)
+    return False
 
 
 def _warm_up(scenario: Scenario, stop: threading.Event) -> None:

@@ -45,11 +45,11 @@ def test_no_bearer_token_is_401_with_the_error_shape(world, method, path, author
 
 
 @pytest.mark.parametrize("method,path", ROUTES)
-def test_an_unknown_token_is_403(world, method, path):
+def test_an_unknown_token_is_401(world, method, path):
     before = world.size()
     r = world.client.request(method, path, headers={"Authorization": "Bearer not-a-token"},
                              json=TANF if method == "POST" else None)
-    assert_error(r, 403, "forbidden")
+    assert_error(r, 401, "invalid_token")
     assert world.size() == before
 
 
@@ -57,11 +57,11 @@ def test_a_revoked_token_is_refused_at_once(world):
     world.declare_tanf()
     assert world.client.get("/v1/zones", headers=world.h("coalition")).status_code == 200
     assert world.service.revoke("coalition") is True
-    assert_error(world.client.get("/v1/zones", headers=world.h("coalition")), 403, "forbidden")
-    assert_error(world.client.get("/v1/events", headers=world.h("coalition")), 403, "forbidden")
+    assert_error(world.client.get("/v1/zones", headers=world.h("coalition")), 401, "invalid_token")
+    assert_error(world.client.get("/v1/events", headers=world.h("coalition")), 401, "invalid_token")
     before = world.size()
     r = world.post("/v1/zones", "coalition", {**TANF, "id": "tanf-2"})
-    assert_error(r, 403, "forbidden")
+    assert_error(r, 401, "invalid_token")
     assert world.size() == before
     # the others are not affected
     assert world.client.get("/v1/zones", headers=world.h("russia")).status_code == 200
@@ -630,7 +630,7 @@ def test_the_direct_positions_route_answers_as_the_declared_route_does(make_worl
         r = world.client.post("/v1/positions", json=[])
         answers.append((r.status_code, r.json()))
         world.answers = answers
-    assert [a[0] for a in direct.answers] == [202, 409, 422, 403, 400, 202, 413, 422, 202, 202, 422, 403, 401]
+    assert [a[0] for a in direct.answers] == [202, 409, 422, 403, 400, 202, 413, 422, 202, 202, 422, 401, 401]
     assert direct.answers == framework.answers
 
 

@@ -85,7 +85,7 @@ def test_units_near_each_other_are_seen_by_both_parties_and_nobody_else(world):
 
 def test_units_needs_a_token(world):
     assert_error(world.client.get("/v1/units"), 401, "unauthorized")
-    assert_error(world.client.get("/v1/units", headers={"Authorization": "Bearer nope"}), 403, "forbidden")
+    assert_error(world.client.get("/v1/units", headers={"Authorization": "Bearer nope"}), 401, "invalid_token")
 
 
 def test_units_survive_a_restart(world):

@@ -182,6 +182,18 @@ def test_a_wrong_token_is_refused(site, browser):
         context.close()
 
 
+def test_a_token_revoked_while_signed_in_signs_the_page_out(site, open_as):
+    """The service answers a revoked token with 401 (RFC 6750): the open stream ends, and the page's
+    next attempt signs it out, saying why."""
+    site.tokens["visitor"] = site.service.add_party("visitor", "Visitor")
+    page = open_as("visitor")
+    assert site.service.revoke("visitor") is True
+    expect()(page.locator("#login-error")).to_have_text("The token is no longer valid.", timeout=15_000)
+    expect()(page.locator("#login")).to_be_visible()
+    expect()(page.locator("#picture")).to_be_hidden()
+    no_page_errors(page)
+
+
 def test_the_slider_looks_ahead(site, open_as):
     site.report("un", "un-truck-2", 36.50, 34.80)
     site.http.post("/v1/positions", json=[{"t": site.http.get("/v1/health").json()["time"], "id": "un-truck-2",

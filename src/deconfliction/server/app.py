@@ -59,15 +59,18 @@ class ErrorBody(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": why} for status, why in {
-        400: "the body is not JSON (or NDJSON)",
-        401: "no bearer token",
-        403: "unknown or revoked token, or a write naming another party",
+        400: "the body is not JSON (or NDJSON), or a Last-Event-ID that is not an event number",
+        401: "no bearer token, or an unknown or revoked one (RFC 6750: the WWW-Authenticate challenge says which)",
+        403: "the caller may not do this: a write naming another party, a zone or line it is not a party to",
         404: "no such item",
         409: "refused: a duplicate id, or a track of another party",
         413: "the body is too large",
         422: "invalid input, named by path and reason",
     }.items()
 }
+ERROR_RESPONSES[401]["headers"] = {"WWW-Authenticate": {
+    "description": '`Bearer` without a token, `Bearer error="invalid_token"` for an unknown or revoked one',
+    "schema": {"type": "string"}}}
 
 
 class Replayed(Exception):
@@ -78,8 +81,10 @@ class Replayed(Exception):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None,
+                 headers: dict[str, str] | None = None):
         self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.headers = headers
 
 
 def error_body(code: str, message: str, details: list | None = None) -> dict:
@@ -124,7 +129,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(ScenarioError)
     async def _invalid(request: Request, exc: ScenarioError):
@@ -145,11 +150,16 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         return JSONResponse(error_body("invalid_request", "the request is not valid", details), status_code=422)
 
     def viewer_of(authorization: str | None) -> Viewer:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise ApiError(401, "unauthorized", "send Authorization: Bearer TOKEN")
-        viewer = service.viewer(authorization.removeprefix("Bearer ").strip())
+        """The caller's party, or 401 with the challenge of RFC 6750 (no error code when there is no
+        bearer token at all, section 3.1; ``invalid_token`` for an unknown or revoked one)."""
+        token = bearer_token(authorization)
+        if token is None:
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer TOKEN",
+                           headers={"WWW-Authenticate": "Bearer"})
+        viewer = service.viewer(token)
         if viewer is None:
-            raise ApiError(403, "forbidden", "unknown or revoked token")
+            raise ApiError(401, "invalid_token", "unknown or revoked token",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return viewer
 
     async def body_of(request: Request, parse: bool = True) -> tuple[bytes, Any]:
@@ -450,8 +460,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
     async def stream(request: Request, authorization: str | None = Header(None),
                      last_event_id: str | None = Header(None), after: int = Query(0, ge=0)):
         viewer = viewer_of(authorization)
-        token = (authorization or "").removeprefix("Bearer ").strip()
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        token = bearer_token(authorization)
+        start = after if last_event_id is None else _event_number(last_event_id, "Last-Event-ID")
         queue = service.subscribe()
         backlog = service.events(viewer, start, None)
 
@@ -543,6 +553,22 @@ class Direct:
                 raise
             response = await on_error(request, exc)
         await response(scope, receive, send)
+
+
+def _event_number(text: str, header: str) -> int:
+    """An event number sent in a header: ASCII digits, else 400 naming the header (``str.isdigit``
+    also takes digits of other scripts and superscripts, which ``int`` refuses or reads as others)."""
+    if text.isascii() and text.isdigit() and len(text) <= 30:
+        return int(text)
+    raise ApiError(400, "invalid_header", f"{header} must be an event number, as on the id: lines of the stream",
+                   [{"path": f"header.{header}", "reason": "must be an event number: ASCII digits 0-9"}])
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of ``Authorization: Bearer TOKEN``, the scheme in any case (RFC 7235), else None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip(" ")
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def _visible(service: Service, event: dict, viewer: Viewer) -> bool:

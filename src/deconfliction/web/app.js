@@ -10,7 +10,7 @@ async function stream() {
     try {
       const response = await fetch(`/v1/stream?after=${state.lastSeq}`, {signal: controller.signal,
         headers: {Authorization: `Bearer ${state.token}`, "Last-Event-ID": String(state.lastSeq), Accept: "text/event-stream"}});
-      if (response.status === 401 || response.status === 403) { logout("The token is no longer valid."); return; }
+      if (response.status === 401) { logout("The token is no longer valid."); return; }  // unknown or revoked (RFC 6750)
       if (!response.ok || !response.body) throw new Error(`stream: HTTP ${response.status}`);
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -75,7 +75,7 @@ async function login(token) {
   } catch (err) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
-    $("login-error").textContent = err.status === 403 ? "This token is unknown or revoked." : `Cannot sign in: ${err.message}`;
+    $("login-error").textContent = err.status === 401 ? "This token is unknown or revoked." : `Cannot sign in: ${err.message}`;
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
