@@ -132,10 +132,6 @@ class _SQLStore:
             args.append(limit)
         return [_entry(row) for row in self._read(self._q(sql), args)]
 
-    def stored_order(self) -> list[Entry]:
-        """Entries in the physical order the store returns them, for tamper checks."""
-        return [_entry(row) for row in self._read(f"SELECT {_ENTRY_COLUMNS} FROM entries")]
-
     def payload(self, seq: int) -> bytes | None:
         rows = self._read(self._q("SELECT payload FROM entries WHERE seq = ?"), (seq,))
         return _bytes(rows[0][0]) if rows else None
@@ -285,9 +281,6 @@ class MemoryStore:
 
     def payload(self, seq: int) -> bytes | None:
         return next((e.payload for e in self._entries if e.seq == seq), None)
-
-    def stored_order(self) -> list[Entry]:
-        return list(self._entries)
 
     def heads(self) -> list[TreeHead]:
         return sorted(self._heads, key=lambda h: h.size)
