@@ -335,3 +335,43 @@ def test_parties_added_by_another_process_are_covered_by_heads(store_url, tmp_pa
     world.close()
     code, out = verify(capsys, "--db", store_url, "--key", str(key_path))
     assert code == 0 and "ok:" in out, out
+
+
+def test_a_head_signed_by_a_clock_that_was_ahead_is_not_undercut(tmp_path, capsys):
+    """The wall clock stepped back (within the tolerated skew) since the last head was signed: the
+    next head is not signed earlier than it, so the log keeps verifying."""
+    db, key_path = f"sqlite:///{tmp_path / 'log.db'}", tmp_path / "log.key"
+    World(db, key_path).add_parties().close()
+    store = open_store(db)
+    last = store.latest_head()
+    ahead = format_time(datetime.now(UTC) + timedelta(seconds=60))
+    with store._writing() as cur:
+        cur.execute("DELETE FROM heads WHERE size = ?", (last.size,))
+    store.write([], resign(SigningKey.load(key_path), last, time=ahead))
+    store.close()
+    assert main(["party", "add", "late", "--db", db]) == 0
+    code, out = verify(capsys, "--db", db)
+    assert code == 0, out
+
+
+def test_a_head_another_process_signed_ahead_is_not_undercut(tmp_path, capsys, monkeypatch):
+    """Another process (``party add``, its clock 60 s ahead) signed the newest head: the running
+    service, catching up with its entries, does not sign its next head earlier."""
+    from deconfliction.app import ledger
+
+    class Ahead(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + timedelta(seconds=60)
+
+    db, key_path = f"sqlite:///{tmp_path / 'log.db'}", tmp_path / "log.key"
+    world = World(db, key_path).add_parties()
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "datetime", Ahead)
+        assert main(["party", "add", "late", "--db", db]) == 0
+    world.declare_tanf()
+    heads = world.service.store.heads()
+    world.close()
+    assert heads[-1].time >= heads[-2].time
+    code, out = verify(capsys, "--db", db)
+    assert code == 0, out

@@ -24,7 +24,7 @@ from ..log.chain import GENESIS, Entry, check_chain, make_entry
 from ..log.merkle import MerkleTree
 from ..log.signing import SigningKey, TreeHead
 from ..log.store import Answer
-from ..log.verify import check_heads, heads_after
+from ..log.verify import check_heads, head_time, heads_after
 
 Apply = Callable[..., list[Event]]
 """apply(engine, command, t, prepared=None, payload=None) -> events; see :func:`.commands.apply`."""
@@ -65,6 +65,8 @@ class Ledger:
         replay of an export whose heads were checked with the public key already)."""
         self.store, self.key, self.policy, self._apply = store, key, policy, apply
         self.verify_heads = verify_heads
+        self._signed_at: datetime | None = None
+        """The time of the newest signed head: a new head is never signed earlier (see :meth:`_head_time`)."""
         self.engine = Engine(policy, [])
         self.tree = MerkleTree()
         self.entries: list[Entry] = []
@@ -96,6 +98,21 @@ class Ledger:
         finding = check_heads(self.tree, heads, self.key.public_pem(), datetime.now(timezone.utc))
         if finding is not None:
             raise LedgerError(f"the stored log does not verify: {finding}")
+        self._saw_head(heads[-1] if heads else None)
+
+    def _saw_head(self, head: TreeHead | None) -> None:
+        signed = None if head is None else head_time(head.time)
+        if signed is not None and (self._signed_at is None or signed > self._signed_at):
+            self._signed_at = signed
+
+    def _head_time(self) -> str:
+        """Now, but never before the newest head: heads' times must not go backwards as the log grows
+        (or the log would no longer verify), even when the wall clock steps back."""
+        now = datetime.now(timezone.utc)
+        if self._signed_at is not None and now < self._signed_at:
+            now = self._signed_at
+        self._signed_at = now
+        return format_time(now)
 
     def _replay(self, stored: Sequence[Entry], expected: list[dict]) -> list[dict]:
         """Apply stored entries to the engine and keep them: each command's events must be the entries
@@ -169,7 +186,7 @@ class Ledger:
                 outcomes.append((events, reply))
             if not new:
                 return outcomes
-            head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), format_time(datetime.now(timezone.utc))))
+            head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), self._head_time()))
             try:
                 self.store.write(new, head, answers)
             except Exception:
@@ -191,6 +208,7 @@ class Ledger:
             self._reload()
             return
         self._check_events(self._replay(newer, []), len(self.entries) + 1)
+        self._saw_head(self.store.latest_head())  # its writer's head: ours are not signed earlier
         for listener in list(self.listeners):
             listener(newer)
 
