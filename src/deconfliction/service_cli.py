@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import DeconflictionError, ScenarioError
 from .log.chain import Entry, tree_of
 from .log.signing import TreeHead
-from .log.verify import check_log, read_log
+from .log.verify import CLOCK_SKEW_S, check_log, read_log
 
 DEFAULT_DB = "sqlite:///deconfliction.db"
 
@@ -28,7 +28,9 @@ def key_path_for(db: str, key: Path | None) -> Path:
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("serve", help="run the HTTP service (OpenAPI docs at /docs)",
-                       description="Serve the API on loopback by default, with the embedded SQLite store.")
+                       description="Serve the API on loopback by default, with the embedded SQLite store. "
+                                   "The log is replayed and checked against its own signed heads first, as "
+                                   "'log verify' does: a log that does not verify is not served (exit 2).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     _store_args(p)
@@ -61,7 +63,14 @@ def add_parsers(sub) -> None:
     log = sub.add_parser("log", help="verify or export the signed log",
                          description="The hash-chained, signed log of every command and event.").add_subparsers(
         required=True, metavar="ACTION")
-    p = log.add_parser("verify", help="check the whole log; name the first entry changed, removed, inserted or reordered")
+    p = log.add_parser("verify", help="check the whole log; name the first entry or signed head at fault",
+                       description="Check the hash chain (the first entry changed, removed, inserted or reordered), "
+                                   "the signed heads (each head's signature, RFC 3339 time, never earlier than the "
+                                   f"head before it nor more than {CLOCK_SKEW_S} s ahead of this machine's clock, and root; "
+                                   "consistency between successive heads; no head beyond the entries, i.e. a cut "
+                                   "tail; the newest head covering the last entry), then replay the commands: "
+                                   "every logged event must come out again. Prints the first problem; exit 0 "
+                                   "ok, 1 a problem, 2 no key, no store, or an export that cannot be read.")
     p.add_argument("--db", help=f"store URL (sqlite:///PATH or postgresql://...; default {DEFAULT_DB})")
     p.add_argument("--key", type=Path, help="the service's signing key file (default: beside the SQLite file); "
                                              "its public half checks the signed heads. With --export: the "
