@@ -264,7 +264,11 @@ def _verify(args) -> int:
         except DeconflictionError as exc:
             print(f"log verify: {exc}", file=sys.stderr)
             return 2
-        store = open_store(db)
+        try:
+            store = open_store(db)
+        except DeconflictionError as exc:
+            print(f"log verify: {exc}", file=sys.stderr)
+            return 2
         try:
             entries, heads = read_log(store)
         finally:

@@ -375,3 +375,18 @@ def test_a_head_another_process_signed_ahead_is_not_undercut(tmp_path, capsys, m
     assert heads[-1].time >= heads[-2].time
     code, out = verify(capsys, "--db", db)
     assert code == 0, out
+
+
+def test_a_store_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path, capsys, no_server):
+    from tests.conftest import PG_ADMIN_URL
+    key = tmp_path / "k.key"
+    SigningKey.load_or_create(key)
+    (tmp_path / "not.db").write_text("not a database\n")
+    missing = PG_ADMIN_URL.rsplit("/", 1)[0] + "/deconfliction_no_such_database"
+    for db, problem in ((f"sqlite:///{tmp_path / 'not.db'}", "file is not a database"),
+                        (missing, "cannot connect to PostgreSQL")):
+        code, out = verify(capsys, "--db", db, "--key", str(key))
+        assert code == 2 and out.startswith("log verify: ") and problem in out and out.count("\n") == 1, out
+        assert main(["serve", "--db", db, "--key", str(tmp_path / "new.key")]) == 2 and not no_server
+        err = capsys.readouterr().err
+        assert err.startswith("serve: ") and problem in err and err.count("\n") == 1, err

@@ -188,13 +188,18 @@ class SQLiteStore(_SQLStore):
     def __init__(self, path: str | Path):
         self.path = str(path)
         self._lock = threading.Lock()
-        self._writer = self._connect()
-        # A new file gets 16 KiB pages (a batch of reports is one entry of about 130 kB: fewer pages to
-        # write, and to copy back at checkpoints, than with the default 4 KiB); a file keeps its own.
-        self._writer.execute("PRAGMA page_size=16384")
-        self._writer.execute("PRAGMA journal_mode=WAL")
         self._local = threading.local()
-        self.migrate()
+        try:
+            self._writer = self._connect()
+            # A new file gets 16 KiB pages (a batch of reports is one entry of about 130 kB: fewer pages to
+            # write, and to copy back at checkpoints, than with the default 4 KiB); a file keeps its own.
+            self._writer.execute("PRAGMA page_size=16384")
+            self._writer.execute("PRAGMA journal_mode=WAL")
+            self.migrate()
+        except sqlite3.Error as exc:  # e.g. a file that is not a database: said in one line, not a traceback
+            if hasattr(self, "_writer"):
+                self._writer.close()
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
 
     def _connect(self) -> sqlite3.Connection:
         try:
