@@ -390,3 +390,22 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path, capsys, 
         assert main(["serve", "--db", db, "--key", str(tmp_path / "new.key")]) == 2 and not no_server
         err = capsys.readouterr().err
         assert err.startswith("serve: ") and problem in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("sql, finding", [
+    ("UPDATE entries SET body = 'not json' WHERE seq = 7", "entry 7: was changed"),
+    ("UPDATE entries SET body = '[1, 2]' WHERE seq = 7", "entry 7: was changed"),
+    ("UPDATE heads SET root = 'not base64!' WHERE size = 7", "the signed head of size 7: its signature does not verify"),
+    ("UPDATE heads SET signature = '' WHERE size = 7", "the signed head of size 7: its signature does not verify"),
+])
+def test_columns_written_by_hand_are_findings_not_tracebacks(sql, finding, clean, store_url, capsys, no_server):
+    entries, heads, key_path = clean
+    load(store_url, entries, heads)
+    store = open_store(store_url)
+    with store._writing() as cur:
+        cur.execute(sql)
+    store.close()
+    code, out = verify(capsys, "--db", store_url, "--key", str(key_path))
+    assert code == 1 and out.startswith(f"log verify: {finding}"), out
+    assert main(["serve", "--db", store_url, "--key", str(key_path)]) == 2 and not no_server
+    assert capsys.readouterr().err.startswith(f"serve: the stored log does not verify: {finding}")
