@@ -14,6 +14,15 @@ from .log.verify import CLOCK_SKEW_S, check_log, read_log
 
 DEFAULT_DB = "sqlite:///deconfliction.db"
 
+VERIFY_DESCRIPTION = (
+    "Check the hash chain (the first entry changed, removed, inserted or reordered), the signed heads "
+    "(each head's signature, RFC 3339 time, never earlier than the head before it nor more than "
+    f"{CLOCK_SKEW_S} s ahead of this machine's clock, and root; consistency between successive heads; no "
+    "head beyond the entries, i.e. a cut tail; the newest head covering the last entry), then replay the "
+    "commands: every logged event must come out again. Prints the first problem; exit 0 ok, 1 a problem, "
+    "2 no key, no store, or an export that cannot be read.")
+"""What ``log verify --help`` says it checks: :func:`.log.verify.check_log`, then the replay."""
+
 
 def key_path_for(db: str, key: Path | None) -> Path:
     """The signing key beside an SQLite file (``NAME.key``), else ``deconfliction.key`` here."""
@@ -64,13 +73,7 @@ def add_parsers(sub) -> None:
                          description="The hash-chained, signed log of every command and event.").add_subparsers(
         required=True, metavar="ACTION")
     p = log.add_parser("verify", help="check the whole log; name the first entry or signed head at fault",
-                       description="Check the hash chain (the first entry changed, removed, inserted or reordered), "
-                                   "the signed heads (each head's signature, RFC 3339 time, never earlier than the "
-                                   f"head before it nor more than {CLOCK_SKEW_S} s ahead of this machine's clock, and root; "
-                                   "consistency between successive heads; no head beyond the entries, i.e. a cut "
-                                   "tail; the newest head covering the last entry), then replay the commands: "
-                                   "every logged event must come out again. Prints the first problem; exit 0 "
-                                   "ok, 1 a problem, 2 no key, no store, or an export that cannot be read.")
+                       description=VERIFY_DESCRIPTION)
     p.add_argument("--db", help=f"store URL (sqlite:///PATH or postgresql://...; default {DEFAULT_DB})")
     p.add_argument("--key", type=Path, help="the service's signing key file (default: beside the SQLite file); "
                                              "its public half checks the signed heads. With --export: the "
