@@ -26,3 +26,12 @@ def make_world(tmp_path):
     yield make
     for w in made:
         w.close()
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """``serve`` stops before it would listen: a list of the apps it would have served."""
+    import uvicorn
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
+    return served

@@ -3,7 +3,9 @@
 Every accepted command is written as one entry, followed by the events it caused, in one
 transaction, and the new tree head is signed in the same transaction. On opening, the commands
 are replayed through a fresh engine: the events it produces must equal the stored ones, so a
-restart (or a replay of an exported log elsewhere) rebuilds exactly the same state.
+restart (or a replay of an exported log elsewhere) rebuilds exactly the same state; and the log
+must verify against its own signed heads, so a restart never signs over a history that someone
+without the key rewrote, cut or added to.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ..log.chain import GENESIS, Entry, check_chain, make_entry
 from ..log.merkle import MerkleTree
 from ..log.signing import SigningKey, TreeHead
 from ..log.store import Answer
+from ..log.verify import check_heads, head_time, heads_after
 from ..times import format_time, parse_instant
 from .commands import run
 
@@ -55,8 +58,13 @@ class LedgerError(DeconflictionError):
 class Ledger:
     """Applies commands to the engine and records them with their events; one writer at a time."""
 
-    def __init__(self, store, key: SigningKey, policy: Policy, apply: Apply):
+    def __init__(self, store, key: SigningKey, policy: Policy, apply: Apply, *, verify_heads: bool = True):
+        """``verify_heads``: refuse a log its own signed heads do not vouch for (always, but for the
+        replay of an export whose heads were checked with the public key already)."""
         self.store, self.key, self.policy, self._apply = store, key, policy, apply
+        self.verify_heads = verify_heads
+        self._signed_at: datetime | None = None
+        """The time of the newest signed head: a new head is never signed earlier (see :meth:`_head_time`)."""
         self.engine = Engine(policy, [])
         self.tree = MerkleTree()
         self.entries: list[Entry] = []
@@ -69,13 +77,40 @@ class Ledger:
     # -- opening -------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         expected: list[dict] = []
-        # read in pages, so that the payloads of a long log are not all in memory at once
-        while stored := self.store.entries(after=len(self.entries), limit=REBUILD_PAGE):
-            finding = check_chain(stored, self.entries[-1].hash if self.entries else GENESIS, len(self.entries) + 1)
-            if finding is not None:
-                raise LedgerError(f"the stored log does not verify: {finding}")
-            expected = self._replay(stored, expected)
+        heads = None
+        while heads is None:  # the heads are read after the entries: again if another process appended meanwhile
+            # read in pages, so that the payloads of a long log are not all in memory at once
+            while stored := self.store.entries(after=len(self.entries), limit=REBUILD_PAGE):
+                finding = check_chain(stored, self.entries[-1].hash if self.entries else GENESIS, len(self.entries) + 1)
+                if finding is not None:
+                    raise LedgerError(f"the stored log does not verify: {finding}")
+                expected = self._replay(stored, expected)
+            heads = heads_after(self.store, len(self.entries))
+        if self.verify_heads:
+            self._verify_heads(heads)
         self._check_events(expected, len(self.entries) + 1)
+
+    def _verify_heads(self, heads: list[TreeHead]) -> None:
+        """Never sign over a log its own signed heads do not vouch for: a history rewritten and
+        re-chained, cut, or added to by someone without the key (the same check as ``log verify``)."""
+        finding = check_heads(self.tree, heads, self.key.public_pem(), datetime.now(timezone.utc))
+        if finding is not None:
+            raise LedgerError(f"the stored log does not verify: {finding}")
+        self._saw_head(heads[-1] if heads else None)
+
+    def _saw_head(self, head: TreeHead | None) -> None:
+        signed = None if head is None else head_time(head.time)
+        if signed is not None and (self._signed_at is None or signed > self._signed_at):
+            self._signed_at = signed
+
+    def _head_time(self) -> str:
+        """Now, but never before the newest head: heads' times must not go backwards as the log grows
+        (or the log would no longer verify), even when the wall clock steps back."""
+        now = datetime.now(timezone.utc)
+        if self._signed_at is not None and now < self._signed_at:
+            now = self._signed_at
+        self._signed_at = now
+        return format_time(now)
 
     def _replay(self, stored: Sequence[Entry], expected: list[dict]) -> list[dict]:
         """Apply stored entries to the engine and keep them: each command's events must be the entries
@@ -158,7 +193,7 @@ class Ledger:
                 outcomes.append((events, reply))
             if not new:
                 return outcomes
-            head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), format_time(datetime.now(timezone.utc))))
+            head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), self._head_time()))
             try:
                 self.store.write(new, head, answers)
             except Exception:
@@ -189,6 +224,7 @@ class Ledger:
             self._reload()
             return
         self._check_events(self._replay(newer, []), len(self.entries) + 1)
+        self._saw_head(self.store.latest_head())  # its writer's head: ours are not signed earlier
         for listener in list(self.listeners):
             listener(newer)
 

@@ -103,12 +103,16 @@ def make_entry(seq: int, t: str, kind: str, body: dict, prev: str, payload: byte
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """The first problem found in a log: which entry and what is wrong with it."""
+    """The first problem found in a log: which entry (or which signed head) and what is wrong with it."""
 
     seq: int | None
     problem: str
+    head: int | None = None
+    """The size of the signed head the problem is about, when it is about a head rather than an entry."""
 
     def __str__(self) -> str:
+        if self.head is not None:
+            return f"the signed head of size {self.head}: {self.problem}"
         return f"entry {self.seq}: {self.problem}" if self.seq is not None else self.problem
 
 

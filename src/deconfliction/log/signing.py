@@ -85,10 +85,17 @@ class SigningKey:
         return TreeHead(head.size, head.root, head.time, self._private.sign(head.message()))
 
 
-def verify_head(head: TreeHead, public_pem: str) -> bool:
-    """True when ``head`` carries a valid signature by the key ``public_pem``."""
+def public_key(public_pem: str) -> Ed25519PublicKey | None:
+    """The Ed25519 key of a PEM public key (parsed once for many heads); None for a key of another
+    kind. A text that is not a PEM public key raises ValueError."""
     key = serialization.load_pem_public_key(public_pem.encode())
-    if not isinstance(key, Ed25519PublicKey):
+    return key if isinstance(key, Ed25519PublicKey) else None
+
+
+def verify_head(head: TreeHead, public: str | Ed25519PublicKey | None) -> bool:
+    """True when ``head`` carries a valid signature by the key ``public`` (PEM, or as :func:`public_key` gives it)."""
+    key = public_key(public) if isinstance(public, str) else public
+    if key is None:
         return False
     try:
         key.verify(head.signature, head.message())

@@ -55,13 +55,11 @@ class Service:
         self.settings = settings
         self.clock = clock
         self.store = store or open_store(settings.db)
-        if not settings.key_path.exists() and self.store.entries(limit=1):
-            from ..errors import DeconflictionError
-            raise DeconflictionError(
-                f"the signing key {settings.key_path} is missing but the log already has entries; "
-                "give the key that signed it (--key)")
-        self.key = SigningKey.load_or_create(settings.key_path)
-        self.ledger = Ledger(self.store, self.key, settings.policy, apply)
+        try:
+            self.key, self.ledger = self._open_ledger(settings)
+        except BaseException:
+            self.store.close()  # a log that does not verify is not served, nor kept open
+            raise
         self._records = self.store.parties()
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
         self._sub_lock = threading.Lock()
@@ -71,6 +69,17 @@ class Service:
         self._writer = threading.Thread(target=self._write_loop, name="deconfliction-writer", daemon=True)
         self._writer.start()  # writes run off the event loop: streams and reads go on meanwhile
         self._ticker: threading.Thread | None = None
+
+    def _open_ledger(self, settings: Settings) -> tuple[SigningKey, Ledger]:
+        """The signing key and the ledger rebuilt from the store, which must verify against its own
+        signed heads (else LedgerError): a restart never signs over a forged or truncated history."""
+        if not settings.key_path.exists() and self.store.entries(limit=1):
+            from ..errors import DeconflictionError
+            raise DeconflictionError(
+                f"the signing key {settings.key_path} is missing but the log already has entries; "
+                "give the key that signed it (--key)")
+        key = SigningKey.load_or_create(settings.key_path)
+        return key, Ledger(self.store, key, settings.policy, apply)
 
     # -- parties -------------------------------------------------------------------------------
     def add_party(self, party_id: str, name: str = "", channels: tuple[str, ...] = (),
