@@ -60,7 +60,6 @@ class Service:
         except BaseException:
             self.store.close()  # a log that does not verify is not served, nor kept open
             raise
-        self._records = self.store.parties()
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
         self._sub_lock = threading.Lock()
         self.ledger.listeners.append(self._publish)
@@ -98,12 +97,7 @@ class Service:
         return token
 
     def revoke(self, party_id: str) -> bool:
-        done = self.store.revoke(party_id, format_time(self.clock()))
-        self._records = self.store.parties()
-        return done
-
-    def reload_parties(self) -> None:
-        self._records = self.store.parties()
+        return self.store.revoke(party_id, format_time(self.clock()))
 
     def viewer(self, token: str) -> Viewer | None:
         """The party of a token, read afresh so that a revocation (from any process) takes effect at once."""
