@@ -91,8 +91,9 @@ class Engine:
             out += [self._event(at, kind, fields) for at, (kind, fields) in self.channel.fire(due)]
         return out
 
-    def band_m(self, zone: Zone) -> float:
-        """Width of the zone's warning band in metres."""
+    def perimeter_m(self, zone: Zone) -> float:
+        """Width in metres of the zone's perimeter band (where a unit is warned before it enters):
+        the zone's own ``perimeter_m``, else the policy's."""
         return self.policy.perimeter_m if zone.perimeter_m is None else zone.perimeter_m
 
     def add_party(self, party: Party, t: datetime) -> list[Event]:
@@ -108,7 +109,7 @@ class Engine:
         """Add a zone; returns its declaration and any conflicts with operations already declared."""
         if zone.id in self.zones or zone.id in self.operations:
             raise Refused(f"id {zone.id!r} is already declared")
-        zone.shape.bounds_deg(self.band_m(zone))  # rejects shapes the index cannot hold
+        zone.shape.bounds_deg(self.perimeter_m(zone))  # rejects shapes the index cannot hold
         events = self.advance(t)
         self.zones[zone.id] = zone
         self._zone_boxes.add(zone.id, [zone.volume])
@@ -304,7 +305,7 @@ class Engine:
         return out + [self._event(t, EventType.INCIDENT_REPORTED, fields)]
 
     def _bands(self, zones: list[Zone]) -> np.ndarray:
-        return np.array([self.band_m(z) for z in zones])
+        return np.array([self.perimeter_m(z) for z in zones])
 
     @property
     def index(self) -> ZoneIndex:

@@ -257,7 +257,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         with service.ledger.lock:
             return [{"id": z.id, "name": z.name, "kind": str(z.kind), "parties": list(z.parties),
                      "allowed": list(z.allowed), "geometry": z.shape.to_geojson(),
-                     "perimeter_m": engine.band_m(z)}
+                     "perimeter_m": engine.perimeter_m(z)}
                     for z in engine.zones.values() if zone_visible(engine, z.id, viewer)]
 
     @app.post("/v1/operations", status_code=201, openapi_extra=_schema("operations"),
