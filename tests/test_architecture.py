@@ -48,3 +48,36 @@ def test_public_api_is_curated_and_importable():
 def test_public_classes_and_functions_have_docstrings():
     for name in deconfliction.__all__:
         assert getattr(deconfliction, name).__doc__, name
+
+
+
+ENGINE_INTERNALS = {"channel", "tracks"}
+"""The engine's parts that only the engine reads; outside ``engine/`` its read methods are the way in."""
+
+
+def engine_reads(source: str) -> list[tuple[int, str]]:
+    """(line, attribute) of each read of an engine's private attribute, ``channel`` or ``tracks``: an
+    attribute of a name or of an attribute called ``engine`` (``engine._x``, ``service.ledger.engine.tracks``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        named = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else None
+        private = node.attr.startswith("_") and not node.attr.startswith("__")
+        if named == "engine" and (private or node.attr in ENGINE_INTERNALS):
+            found.append((node.lineno, node.attr))
+    return sorted(found)
+
+
+def test_only_the_engine_reads_its_internals():
+    """Outside ``engine/`` the engine is read through its public methods (messages, units, next_due, ...)."""
+    found = [f"{path.relative_to(SRC)}:{line}: engine.{name}" for path in sorted(SRC.rglob("*.py"))
+             if path.relative_to(SRC).parts[0] != "engine" for line, name in engine_reads(path.read_text())]
+    assert found == []
+
+
+def test_the_internals_check_finds_what_it_looks_for():
+    source = ("a = engine._zone_watch.state\nb = service.ledger.engine.channel.messages\n"
+              "c = len(engine.tracks)\nd = engine.messages()\ne = engine.__class__\nf = args.channel\n")
+    assert engine_reads(source) == [(1, "_zone_watch"), (2, "channel"), (3, "tracks")]

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from .engine.channel import MessageState
 from .engine.core import Engine
 from .engine.events import Event, EventType, format_time
-from .engine.tactical import INSIDE
 from .formats.scenario import Scenario
 from .replay import replay
 
@@ -42,8 +41,8 @@ def _duration(seconds: float) -> str:
 
 def _open_warnings(engine: Engine, as_of: datetime) -> list[dict]:
     out = []
-    for m in engine.channel.messages.values():
-        if m.cause is None or not m.open:
+    for m in engine.messages():
+        if not m.warning or not m.open:
             continue
         out.append({"message": m.id, "from": m.sender, "to": m.to, "level": m.kind, "ref": m.ref,
                     "sent": format_time(m.sent_at), "state": str(m.state),
@@ -53,7 +52,7 @@ def _open_warnings(engine: Engine, as_of: datetime) -> list[dict]:
 
 def _unacknowledged(engine: Engine, as_of: datetime) -> list[dict]:
     out = []
-    for m in engine.channel.messages.values():
+    for m in engine.messages():
         if m.acknowledged_at is not None or m.state in (MessageState.RESOLVED, MessageState.DISOWNED):
             continue
         overdue = (as_of - m.deadline).total_seconds() if m.deadline else None
@@ -69,16 +68,9 @@ def _units_inside(engine: Engine, events: list[Event]) -> list[dict]:
     for e in events:
         if e.type == EventType.ZONE_ENTERED:
             since[(e.fields["track"], e.fields["zone"])] = e.t
-    zones = list(engine.zones.values())
-    out = []
-    for track, states in sorted(engine._zone_watch.state.items()):
-        for z, state in sorted(states.items()):
-            if state == INSIDE and z < len(zones):
-                zone = zones[z]
-                out.append({"track": track, "party": engine.tracks[track].party, "zone": zone.id,
-                            "since": format_time(since.get((track, zone.id), engine.tracks[track].t)),
-                            "last_report": format_time(engine.tracks[track].t)})
-    return out
+    return [{"track": u.track, "party": u.party, "zone": u.zone,
+             "since": format_time(since.get((u.track, u.zone), u.last_report_at)),
+             "last_report": format_time(u.last_report_at)} for u in engine.units_inside()]
 
 
 def _plan_conflicts(events: list[Event], start: datetime, end: datetime) -> list[dict]:

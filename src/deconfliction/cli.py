@@ -127,7 +127,7 @@ def _summary(scenario: Scenario, engine: Engine, seconds: float) -> str:
     counts = {k.removeprefix("events."): v for k, v in sorted(engine.stats.items()) if k.startswith("events.")}
     ignored = engine.stats["reports.out_of_order"] + engine.stats["reports.party_mismatch"]
     by_type = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
-    return (f"replayed {_n(len(scenario.reports), 'report')} of {_n(len(engine.tracks), 'unit')}"
+    return (f"replayed {_n(len(scenario.reports), 'report')} of {_n(engine.unit_count(), 'unit')}"
             f" ({ignored:,} ignored: out of time order, or naming another party than the unit's)"
             f" in {seconds:.2f} s; {_n(sum(counts.values()), 'event')}: {by_type}")
 

@@ -68,6 +68,45 @@ class Message:
         """The party sent it, is its addressee, or is on its route."""
         return party in (self.sender, self.to) or party in self.route
 
+    def record(self) -> MessageRecord:
+        """The message as it stands now, as a frozen copy."""
+        return MessageRecord(self.id, self.sender, self.to, self.kind, self.text, self.ref, self.sent_at, self.state,
+                             self.cause is not None, tuple(self.route), self.delivered_at, self.deadline,
+                             self.acknowledged_at, self.disowned)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A message and its record as they stood when it was read (see :meth:`Engine.message`)."""
+
+    id: str
+    sender: str
+    to: str
+    kind: str
+    """Its kind; for an automatic warning, the escalation level it has reached."""
+    text: str
+    ref: Any
+    """The zone or operation it is about, or None."""
+    sent_at: datetime
+    state: MessageState
+    warning: bool
+    """An automatic warning (from a detection or a plan conflict): it escalates while its cause persists."""
+    route: tuple[str, ...]
+    """The parties from sender to addressee inclusive once delivered; ``("waiting",)`` while every
+    route is over a suspended line; empty before (or when undeliverable)."""
+    delivered_at: datetime | None
+    deadline: datetime | None
+    """When the current level falls due without an acknowledgement."""
+    acknowledged_at: datetime | None
+    """When the addressee acknowledged it (intermediaries' acknowledgements are not here)."""
+    disowned: tuple[str, datetime, str] | None
+    """(party, time, reason) when a receiving party said the unit or activity is not theirs."""
+
+    @property
+    def open(self) -> bool:
+        """Waiting for delivery or for an acknowledgement."""
+        return self.state in (MessageState.WAITING, MessageState.DELIVERED)
+
 
 def _unknown(message_id: str, by: str) -> Finding:
     """The rejection of an answer to a message that does not exist or does not concern ``by``: the

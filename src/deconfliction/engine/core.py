@@ -3,19 +3,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from ..errors import Refused
 from ..geo.zones import ZoneIndex
-from .channel import Channel, Message
+from .channel import Channel, Message, MessageRecord
 from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
 from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
-from .tactical import Previous, ProximityWatch, ZoneWatch, velocities
-from .tracks import ReportBatch, TrackTable
+from .tactical import INSIDE, Previous, ProximityWatch, ZoneWatch, velocities
+from .tracks import ReportBatch, TrackState, TrackTable
 
 _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
             EventType.ZONE_CROSSED: "has crossed"}
@@ -34,6 +35,16 @@ def message_key(*parts: object) -> str:
 def message_key_parts(message_id: str) -> list[str]:
     """The parts :func:`message_key` joined (``message_key_parts(message_key(*p)) == list(map(str, p))``)."""
     return [p.replace("~1", "/").replace("~0", "~") for p in message_id.split("/")]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInside:
+    """A unit inside a zone its party is not allowed in, as of the unit's last report."""
+
+    track: str
+    party: str
+    zone: str
+    last_report_at: datetime
 
 
 class Engine:
@@ -303,6 +314,54 @@ class Engine:
         fields = {"incident": incident.id, "reporter": incident.reporter, "kind": incident.kind,
                   "geometry": incident.shape.to_geojson(), "text": incident.text, "notified": notified}
         return out + [self._event(t, EventType.INCIDENT_REPORTED, fields)]
+
+    # -- reading: what drivers and views may ask; nothing here changes the engine ------------------
+    def next_due(self) -> datetime | None:
+        """When the next deadline or window end falls due (what :meth:`advance` would fire), or None."""
+        return self.channel.next_due()
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        """A message with its record as it stands, or None for an id never used."""
+        m = self.channel.messages.get(message_id)
+        return None if m is None else m.record()
+
+    def messages(self) -> list[MessageRecord]:
+        """Every message with its record as it stands, in the order they were sent."""
+        return [m.record() for m in self.channel.messages.values()]
+
+    def message_count(self) -> int:
+        """How many message ids are used (parties' messages and automatic warnings)."""
+        return len(self.channel.messages)
+
+    def unit(self, track: str) -> TrackState | None:
+        """A unit's last applied report and its velocity, or None for a unit never reported."""
+        return self.tracks[track] if track in self.tracks else None
+
+    def unit_count(self) -> int:
+        """How many units have had a report applied."""
+        return len(self.tracks)
+
+    def units_inside(self) -> list[UnitInside]:
+        """Units inside a zone their party is not allowed in (the perimeter band does not count), as
+        of each unit's last report: by track id, then in the order the zones were declared."""
+        zones = list(self.zones.values())
+        out = []
+        for track, states in sorted(self._zone_watch.state.items()):
+            for z, state in sorted(states.items()):
+                if state == INSIDE and z < len(zones):
+                    unit = self.tracks[track]
+                    out.append(UnitInside(track, unit.party, zones[z].id, unit.t))
+        return out
+
+    def first_foreign_report(self, batch: ReportBatch, party: str) -> int | None:
+        """The index in ``batch`` of the first report of a unit that is another party's than ``party``
+        (a unit is the party's of its first applied report), or None. The rows looked up are kept on
+        the batch, so :meth:`report` does not look them up again while no unit was added."""
+        table = self.tracks
+        rows = table.rows_of(batch)
+        known = rows >= 0
+        others = np.flatnonzero(known)[table.party[rows[known]] != table.code_of(party)]
+        return int(others[0]) if len(others) else None
 
     def _bands(self, zones: list[Zone]) -> np.ndarray:
         return np.array([self.perimeter_m(z) for z in zones])

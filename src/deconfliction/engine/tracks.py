@@ -72,9 +72,9 @@ class ReportBatch:
                            self.course_deg[index], self.climb_mps[index])
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TrackState:
-    """The last applied report of a unit, with its velocity (m/s east, north, up)."""
+    """The last applied report of a unit (at time ``t``), with its velocity (m/s east, north, up)."""
 
     track: str
     party: str

@@ -40,8 +40,7 @@ class Viewer:
 
 def told_about(engine: Engine, item: str, party: str) -> bool:
     """The party received (or relayed) a delivered message about the item; sending one proves nothing."""
-    return any(m.ref == item and m.delivered_at is not None and party in m.route[1:]
-               for m in engine.channel.messages.values())
+    return any(m.ref == item and m.delivered_at is not None and party in m.route[1:] for m in engine.messages())
 
 
 def zone_visible(engine: Engine, zone_id: str, viewer: Viewer) -> bool:
@@ -57,8 +56,8 @@ def event_visible(event: dict, viewer: Viewer, engine: Engine) -> bool:
     """Need-to-know for one event of the log."""
     kind, p = event["type"], viewer.party
     if kind.startswith("message."):
-        m = engine.channel.messages.get(event.get("message", ""))
-        route = m.route if m is not None else []
+        m = engine.message(event.get("message", ""))
+        route = m.route if m is not None else ()
         return viewer.coordinator or p in (event.get("from"), event.get("to"), event.get("by")) or p in route
     if kind in ("zone.approaching", "zone.entered", "zone.exited", "zone.crossed"):
         zone = engine.zones.get(event["zone"])

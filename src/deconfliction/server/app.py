@@ -360,13 +360,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                            [{"path": f"[{index_of_time(horizon)}].t", "reason": f"is more than "
                              f"{int(FUTURE_TOLERANCE.total_seconds())} s ahead of the service's clock"}])
         engine = service.ledger.engine
-        mine = engine.tracks.code_of(viewer.party)
         for b in prepared:
-            rows = engine.tracks.rows_of(b)
-            known = rows >= 0
-            others = np.flatnonzero(known)[engine.tracks.party[rows[known]] != mine]
-            if len(others):
-                track = b.ids[int(others[0])]
+            other = engine.first_foreign_report(b, viewer.party)
+            if other is not None:
+                track = b.ids[other]
                 raise ApiError(409, "track_of_another_party", "a track id belongs to one party",
                                [{"path": f"[{index_of_id(track)}].id", "reason": f"track {track!r} is another party's"}])
         answer = lambda events: (202, {"received": received, "events": len(events)})  # noqa: E731
@@ -382,10 +379,11 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         spec.setdefault("t", UNTIMED)
         parse_items(service.ledger.engine, "messages", [spec], _refs(service, viewer))  # types first: an id is a text
         with service.ledger.lock:
-            known = service.ledger.engine.channel.messages
-            message_id = spec.get("id") or next(f"m{n}" for n in range(len(known) + 1, 2 * len(known) + 3)
-                                                if f"m{n}" not in known)
-            if message_id in known:
+            engine = service.ledger.engine
+            used = engine.message_count()
+            message_id = spec.get("id") or next(f"m{n}" for n in range(used + 1, 2 * used + 3)
+                                                if engine.message(f"m{n}") is None)
+            if engine.message(message_id) is not None:
                 raise ApiError(409, "duplicate", f"message id {message_id!r} is already used",
                                [{"path": "id", "reason": "already used"}])
         spec["id"] = message_id

@@ -80,7 +80,7 @@ class ScenarioService(Service):
         fired: list[Event] = []
         with self.ledger.lock:
             self.ledger.catch_up()
-            while (due := self.ledger.engine.channel.next_due()) is not None and self.clock.may_fire(due):
+            while (due := self.ledger.engine.next_due()) is not None and self.clock.may_fire(due):
                 events, _ = self.ledger.execute({"type": "clock"}, due)
                 fired += events
         return fired

@@ -222,7 +222,7 @@ class Service:
         """Fire deadlines that fell due by now, as a logged clock command."""
         with self.ledger.lock:
             self.ledger.catch_up()
-        due = self.ledger.engine.channel.next_due()
+        due = self.ledger.engine.next_due()
         now = self.clock()
         if due is None or due > now:
             return []
