@@ -155,3 +155,36 @@ def test_a_scenario_may_acknowledge_an_automatic_warning_whose_ids_hold_a_slash(
            "tracks": [{"t": "2017-06-06T05:01:00Z", "id": "u/1", "party": "b", "lon": 38.63, "lat": 33.51}],
            "messages": [{"t": "2017-06-06T05:02:00Z", "ack": "Z~1x/u~11/1", "by": "b"}]}
     parse_scenario(doc)  # the acknowledged id is known to be an automatic one
+
+
+def test_the_service_logs_the_commands_a_scenario_replay_builds(world):
+    """Each write route logs the command app.commands builds for the same item, as the replay of a
+    scenario does, so a log and a replay of the same items hold the same bytes."""
+    from deconfliction.app.commands import (ack_command, channel_command, disown_command, encode, incident_command,
+                                            message_command, operation_command, zone_command)
+    op = {"id": "m-op", "volumes": [{"geometry": {"type": "Point", "coordinates": TANF["geometry"]["coordinates"]},
+                                     "radius_m": 2000}]}
+    incident = {"id": "i-1", "kind": "shelling", "text": "reported",
+                "geometry": {"type": "Point", "coordinates": TANF["geometry"]["coordinates"]}}
+    steps = [
+        ("/v1/zones", "coalition", TANF, zone_command("coalition", TANF)),
+        ("/v1/operations", "militia", op, operation_command("militia", {**op, "party": "militia"})),
+        ("/v1/messages", "coalition", {"id": "m-1", "to": "militia", "kind": "request", "text": "t", "ref": "tanf"},
+         message_command("m-1", "coalition", "militia", "request", "t", "tanf")),
+        ("/v1/messages", "un", {"to": "ocha", "kind": "notice"}, message_command("m3", "un", "ocha", "notice", "", None)),
+        ("/v1/messages/m-1/ack", "militia", None, ack_command("m-1", "militia")),
+        ("/v1/messages/m-1/disown", "russia", {"reason": "not ours"}, disown_command("m-1", "russia", "not ours")),
+        ("/v1/channels", "russia", {"between": ["russia", "militia"], "state": "suspended"},
+         channel_command(["russia", "militia"], False)),
+        ("/v1/channels", "militia", {"between": ["russia", "militia"], "state": "active", "t": T0.isoformat()},
+         channel_command(["russia", "militia"], True)),
+        ("/v1/incidents", "un", incident, incident_command({**incident, "reporter": "un"})),
+        ("/v1/incidents", "coalition", {**incident, "id": "i-2", "t": T0.isoformat()},
+         incident_command({**incident, "id": "i-2", "reporter": "coalition"})),
+    ]
+    for path, party, body, command in steps:
+        size = world.size()
+        r = world.post(path, party, body)
+        assert r.status_code in (200, 201), r.text
+        logged = [e for e in world.service.store.entries(after=size) if e.kind == "command"]
+        assert [e.body_json() for e in logged] == [encode(command)], path

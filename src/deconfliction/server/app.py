@@ -26,7 +26,9 @@ from ..formats.batch import by_time
 from ..formats.scenario import parse_time
 from ..formats.schema import SCENARIO_SCHEMA
 from .access import Viewer, event_view, zone_visible
-from ..app.commands import UNTIMED, decode_reports, parse_items, position_batches, positions_command, scanned_positions, warm_up
+from ..app.commands import (UNTIMED, ack_command, channel_command, decode_reports, disown_command, incident_command,
+                            message_command, operation_command, parse_items, position_batches, positions_command,
+                            scanned_positions, warm_up, zone_command)
 from .service import Service
 from .units import UnitView
 
@@ -248,7 +250,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                          for c in conflicts_with_zones(op, [zone])]
             return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": [_dry(c) for c in found]})
         conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": _conflicts(events)})  # noqa: E731
-        return await write({"type": "zone.declare", "party": viewer.party, "zone": spec}, conflicts, rid, zone)
+        return await write(zone_command(viewer.party, spec), conflicts, rid, zone)
 
     @app.get("/v1/zones")
     def get_zones(authorization: str | None = Header(None)):
@@ -274,7 +276,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             return JSONResponse({"operation": op.id, "recorded": False, "conflicts": [_dry(c) for c in found]},
                                 status_code=200)
         answer = lambda events: (201, {"operation": op.id, "recorded": True, "conflicts": _conflicts(events)})  # noqa: E731
-        return await write({"type": "operation.declare", "party": viewer.party, "operation": spec}, answer, rid, op)
+        return await write(operation_command(viewer.party, spec), answer, rid, op)
 
     @app.get("/v1/operations")
     def get_operations(authorization: str | None = Header(None)):
@@ -387,8 +389,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                 raise ApiError(409, "duplicate", f"message id {message_id!r} is already used",
                                [{"path": "id", "reason": "already used"}])
         spec["id"] = message_id
-        command = {"type": "message.send", "id": message_id, "from": viewer.party, "to": spec["to"],
-                   "kind": spec["kind"], "text": spec.get("text", ""), "ref": spec.get("ref")}
+        command = message_command(message_id, viewer.party, spec["to"], spec["kind"], spec.get("text", ""),
+                                  spec.get("ref"))
         answer = with_events(201, message=message_id)
         return await write(command, answer, rid)
 
@@ -399,7 +401,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         # an unknown id is refused in the log like a message of others ("no such message"): the
         # answer must not tell a party which ids exist
         answer = with_events(200, message=message_id)
-        return await write({"type": "message.ack", "message": message_id, "by": viewer.party}, answer, rid)
+        return await write(ack_command(message_id, viewer.party), answer, rid)
 
     @app.post("/v1/messages/{message_id:path}/disown", status_code=200, openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": {
@@ -415,8 +417,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise ApiError(422, "invalid_scenario", "give the reason, and only the reason",
                            [{"path": "reason", "reason": "is required: a non-empty text"}])
         answer = with_events(200, message=message_id)  # an unknown id: refused in the log, as for ack
-        return await write({"type": "message.disown", "message": message_id, "by": viewer.party,
-                            "reason": reason}, answer, rid)
+        return await write(disown_command(message_id, viewer.party, reason), answer, rid)
 
     @app.post("/v1/channels", status_code=200, openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {
@@ -432,7 +433,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
             raise ApiError(403, "forbidden", "only a party on a line can suspend or resume it",
                            [{"path": "between", "reason": f"must include {viewer.party!r}"}])
         answer = with_events(200, between=sorted(spec["between"]))
-        return await write({"type": "channel.set", "between": spec["between"], "state": spec["state"]}, answer, rid)
+        return await write(channel_command(spec["between"], spec["state"] == "active"), answer, rid)
 
     @app.post("/v1/incidents", status_code=201, openapi_extra=_schema("incidents"))
     async def post_incident(request: Request, authorization: str | None = Header(None),
@@ -440,13 +441,13 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
         spec = dict(require_object(body))
         own(spec, "reporter", viewer)
-        spec["t"] = UNTIMED
+        spec["t"] = UNTIMED  # checked as the log keeps it
         parse_items(service.ledger.engine, "incidents", [spec])
         if spec["id"] in service.ledger.engine.incidents:
             raise ApiError(409, "duplicate", f"incident id {spec['id']!r} is already used")
         answer = lambda events: (201, {"incident": spec["id"],  # noqa: E731 - the record as the reporter may see it
                                        "events": [event_view(e.to_dict(), viewer) for e in events]})
-        return await write({"type": "incident.report", "incident": spec}, answer, rid)
+        return await write(incident_command(spec), answer, rid)
 
     # -- the log ------------------------------------------------------------------------------
     @app.get("/v1/events")
