@@ -329,6 +329,10 @@ class Engine:
         """Every message with its record as it stands, in the order they were sent."""
         return [m.record() for m in self.channel.messages.values()]
 
+    def messages_about(self, item: str) -> list[MessageRecord]:
+        """The messages referring to the zone or operation ``item``, in the order they were sent."""
+        return [m.record() for m in self.channel.messages.values() if m.ref == item]
+
     def message_count(self) -> int:
         """How many message ids are used (parties' messages and automatic warnings)."""
         return len(self.channel.messages)

@@ -1,13 +1,33 @@
-"""Tokens and need-to-know: who is calling, and which events, zones and plans they may see."""
+"""Need-to-know: the one place that decides what a party may see, and what of it.
+
+A party sees its own items; the zones it agreed, may be in, or was told about; another party's
+plan only where it conflicts with one of its own, and only what the conflict needs; another
+party's unit only while it concerns the party's zones or units; the messages it sent, received
+or relayed; and of the log, the events about these. A coordinator also reads every message,
+zone, line and notification record. Every answer of the service that reveals anything goes
+through :class:`Access`; the units view folds the log with :class:`Concern` and
+:func:`unit_concerns` from here.
+"""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..engine.core import Engine
+from ..engine.events import Event, EventType
+from ..engine.model import Zone
+from ..engine.strategic import PlanConflict
 from ..log.store import PartyRecord
+from . import render
+
+if TYPE_CHECKING:
+    from .units import UnitView
 
 
 def new_token() -> str:
@@ -38,42 +58,152 @@ class Viewer:
     coordinator: bool = False
 
 
-def told_about(engine: Engine, item: str, party: str) -> bool:
-    """The party received (or relayed) a delivered message about the item; sending one proves nothing."""
-    return any(m.ref == item and m.delivered_at is not None and party in m.route[1:] for m in engine.messages())
+_ZONE_TRACKING = frozenset({"zone.approaching", "zone.entered", "zone.exited", "zone.crossed"})
+_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost"})
 
 
-def zone_visible(engine: Engine, zone_id: str, viewer: Viewer) -> bool:
-    """Zones the viewer agreed, may be in, or has been told about (warnings, notifications)."""
-    zone = engine.zones.get(zone_id)
-    if zone is None:
-        return False
-    return (viewer.coordinator or viewer.party in zone.parties or viewer.party in zone.allowed
-            or told_about(engine, zone_id, viewer.party))
+@dataclass(frozen=True, slots=True)
+class References:
+    """What a viewer's message may refer to: zone ids, and (id, party) of operations."""
+
+    zones: list[str]
+    operations: list[tuple[str, str]]
+
+
+class Access:
+    """What one viewer may see of an engine's state and of the log, and what of it. Lists read the
+    engine as it is: call them under the ledger's lock."""
+
+    def __init__(self, engine: Engine, viewer: Viewer):
+        self.engine, self.viewer = engine, viewer
+
+    # -- events ----------------------------------------------------------------------------------
+    def sees(self, event: dict) -> bool:
+        """Need-to-know for one event of the log."""
+        kind, p, coordinator = event["type"], self.viewer.party, self.viewer.coordinator
+        if kind.startswith("message."):
+            m = self.engine.message(event.get("message", ""))
+            route = m.route if m is not None else ()
+            return coordinator or p in (event.get("from"), event.get("to"), event.get("by")) or p in route
+        if kind in _ZONE_TRACKING:
+            zone = self.engine.zones.get(event["zone"])
+            return p == event["party"] or (zone is not None and p in zone.parties)
+        if kind == "zone.declared":
+            return self.sees_zone(event["zone"])
+        if kind == "operation.declared":
+            return p == event["party"]
+        if kind in _BETWEEN_UNITS:
+            return p in event["parties"]
+        if kind.startswith("channel."):
+            return coordinator or p in event["between"]
+        if kind == "incident.reported":
+            return coordinator or p == event["reporter"] or any(p in n["declared_by"] for n in event["notified"])
+        return coordinator
+
+    def view(self, event: dict) -> dict:
+        """An event as the viewer may see it (call after :meth:`sees`): see :func:`event_view`."""
+        return event_view(event, self.viewer)
+
+    def caused(self, events: Iterable[Event]) -> list[dict]:
+        """The events a command caused, in the answer to the party that sent it.
+
+        Known problem: these are every event the command caused, those of deadlines that fell due
+        before it and fired with it included, whether or not the party may see them; the wall clock
+        fires most deadlines on time, before any command, but not all (nor without it, in tests).
+        """
+        return [self.view(e.to_dict()) for e in events]
+
+    def conflicts(self, events: Iterable[Event]) -> list[dict]:
+        """The plan.conflict events of a declaration, in the answer to the party that declared it."""
+        found = (e.to_dict() for e in events if e.type == EventType.PLAN_CONFLICT)
+        return [e for e in found if self.sees(e)]
+
+    def dry_conflicts(self, found: Iterable[PlanConflict]) -> list[dict]:
+        """The conflicts a declaration would have (a dry run), as its plan.conflict events would show them."""
+        return [render.dry_conflict(c) for c in found if self.viewer.party in c.parties]
+
+    # -- zones -----------------------------------------------------------------------------------
+    def told_about(self, item: str) -> bool:
+        """The viewer received (or relayed) a delivered message about the item; sending one proves nothing."""
+        party = self.viewer.party
+        return any(m.delivered_at is not None and party in m.route[1:] for m in self.engine.messages_about(item))
+
+    def sees_zone(self, zone_id: str) -> bool:
+        """Zones the viewer agreed, may be in, or has been told about (warnings, notifications)."""
+        zone = self.engine.zones.get(zone_id)
+        if zone is None:
+            return False
+        v = self.viewer
+        return v.coordinator or v.party in zone.parties or v.party in zone.allowed or self.told_about(zone_id)
+
+    def zones(self) -> list[dict]:
+        """The zones the viewer may see, whole."""
+        return [render.zone(z, self.engine.perimeter_m(z)) for z in self._zones()]
+
+    def _zones(self) -> Iterator[Zone]:
+        return (z for z in self.engine.zones.values() if self.sees_zone(z.id))
+
+    # -- operations ------------------------------------------------------------------------------
+    def operations(self, log: Iterable[dict]) -> list[dict]:
+        """The viewer's operations, whole, and another party's only where the log has a plan.conflict
+        between it and one of the viewer's, and only what the conflict needs: with which, and when."""
+        engine, party = self.engine, self.viewer.party
+        out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes]}
+               for op in engine.operations.values() if op.party == party]
+        mine_all = {o["id"] for o in out}
+        for e in log:
+            if e["type"] != "plan.conflict" or e["other_kind"] != "operation":
+                continue
+            pair = {e["operation"], e["other"]}
+            mine = pair & mine_all
+            for theirs in pair - mine if mine else ():
+                other = engine.operations[theirs]
+                seen = next((o for o in out if o["id"] == theirs), None)
+                if seen is None:
+                    out.append({"id": other.id, "party": other.party, "conflicts_with": sorted(mine),
+                                "window": e["window"]})
+                else:
+                    seen["conflicts_with"] = sorted(set(seen["conflicts_with"]) | mine)
+        return out
+
+    # -- messages and parties --------------------------------------------------------------------
+    def references(self) -> References:
+        """The zones and operations the viewer may see, which are the ones its messages may refer to."""
+        party = self.viewer.party
+        ops = [(o.id, o.party) for o in self.engine.operations.values()
+               if o.party == party or self.told_about(o.id)]
+        return References([z.id for z in self._zones()], ops)
+
+    def me(self) -> dict:
+        """The viewer's own party: id, name, its lines (both ways), and whether it is a coordinator."""
+        parties, party = self.engine.parties, self.viewer.party
+        me = parties.get(party)
+        lines = set(me.channels if me else ()) | {p.id for p in parties.values() if party in p.channels}
+        return {"party": party, "name": me.name if me else "", "coordinator": self.viewer.coordinator,
+                "channels": sorted(lines)}
+
+    # -- units -----------------------------------------------------------------------------------
+    def units(self, view: UnitView, now: datetime) -> list[dict]:
+        """The viewer's units, and another party's unit while it concerns the viewer (an open
+        :class:`Concern`): of that one only the reports made meanwhile, and why. By track id."""
+        party = self.viewer.party
+        with view.folded() as (trails, concerns):
+            out = [render.unit(track, t.party, t.points, t.last, True) for track, t in trails.items()
+                   if t.party == party and t.points]
+            for (viewer, track), concern in concerns.items():
+                trail = trails.get(track)
+                if viewer != party or trail is None or trail.party == party:
+                    continue
+                if concern.open(now) and concern.points:
+                    unit = render.unit(track, trail.party, concern.points, concern.last, False)
+                    unit["concerns"] = concern.reasons(now)
+                    out.append(unit)
+        return sorted(out, key=lambda u: u["id"])
 
 
 def event_visible(event: dict, viewer: Viewer, engine: Engine) -> bool:
-    """Need-to-know for one event of the log."""
-    kind, p = event["type"], viewer.party
-    if kind.startswith("message."):
-        m = engine.message(event.get("message", ""))
-        route = m.route if m is not None else ()
-        return viewer.coordinator or p in (event.get("from"), event.get("to"), event.get("by")) or p in route
-    if kind in ("zone.approaching", "zone.entered", "zone.exited", "zone.crossed"):
-        zone = engine.zones.get(event["zone"])
-        return p == event["party"] or (zone is not None and p in zone.parties)
-    if kind == "zone.declared":
-        return zone_visible(engine, event["zone"], viewer)
-    if kind == "operation.declared":
-        return p == event["party"]
-    if kind in ("plan.conflict", "proximity.predicted", "separation.lost"):
-        return p in event["parties"]
-    if kind.startswith("channel."):
-        return viewer.coordinator or p in event["between"]
-    if kind == "incident.reported":
-        return viewer.coordinator or p == event["reporter"] or any(
-            p in n["declared_by"] for n in event["notified"])
-    return viewer.coordinator
+    """Need-to-know for one event of the log (:meth:`Access.sees`)."""
+    return Access(engine, viewer).sees(event)
 
 
 def event_view(event: dict, viewer: Viewer) -> dict:
@@ -95,3 +225,42 @@ def event_view(event: dict, viewer: Viewer) -> dict:
             notified.append({k: v for k, v in n.items() if k != "not_told"} | {"told": mine, "partial": True})
     return {**event, "notified": notified}
 
+
+# -- units of other parties -----------------------------------------------------------------------
+ZONE_OPENS = frozenset({"zone.approaching", "zone.entered"})
+ZONE_CLOSES = frozenset({"zone.exited"})
+NEAR = frozenset({"proximity.predicted", "separation.lost"})
+
+
+@dataclass(slots=True)
+class Concern:
+    """Why another party's unit concerns a party: the zones of the party it is approaching or in,
+    and the party's units it is near (each until a time); with the unit's reports made meanwhile."""
+
+    zones: set[str] = field(default_factory=set)
+    near: dict[str, datetime] = field(default_factory=dict)
+    points: deque = field(default_factory=lambda: deque(maxlen=render.TRAIL_POINTS))
+    """The unit's reports made while it concerned the party (and the one that ended it)."""
+    last: dict = field(default_factory=dict)
+
+    def open(self, now: datetime) -> bool:
+        return bool(self.zones) or any(until > now for until in self.near.values())
+
+    def reasons(self, now: datetime) -> dict:
+        """What the viewer is shown of why: the zones, and its units still near."""
+        return {"zones": sorted(self.zones), "units": sorted(o for o, until in self.near.items() if until > now)}
+
+
+def unit_concerns(event: dict, zones: Mapping[str, Zone]) -> list[tuple[str, str, str]]:
+    """Whom an event makes another party's unit concern: (party, track, why), ``why`` being the
+    zone (a zone event: the zone's parties other than the unit's) or the party's own unit near
+    it (a closest approach or loss of separation: each party, about the other's unit)."""
+    kind = event.get("type")
+    if kind in ZONE_OPENS or kind in ZONE_CLOSES:
+        zone = zones.get(event["zone"])
+        return [(party, event["track"], event["zone"]) for party in (zone.parties if zone is not None else ())
+                if party != event["party"]]
+    if kind in NEAR:
+        (a, b), (pa, pb) = event["tracks"], event["parties"]
+        return [(pb, a, b), (pa, b, a)]
+    return []

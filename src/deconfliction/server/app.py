@@ -18,14 +18,14 @@ import numpy as np
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..engine.events import EventType, format_time
+from ..engine.events import format_time
 from ..engine.strategic import conflicts_with_zones
 from ..engine.tracks import to_us
 from ..errors import DeconflictionError, ScenarioError
 from ..formats.batch import by_time
 from ..formats.scenario import parse_time
 from ..formats.schema import SCENARIO_SCHEMA
-from .access import Viewer, event_view, zone_visible
+from .access import Access, Viewer
 from ..app.commands import (UNTIMED, ack_command, channel_command, decode_reports, disown_command, incident_command,
                             message_command, operation_command, parse_items, position_batches, positions_command,
                             scanned_positions, warm_up, zone_command)
@@ -244,23 +244,20 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if viewer.party not in spec.get("parties", []):
             raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
                            [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
+        access = Access(service.ledger.engine, viewer)
         if dry_run:
             with service.ledger.lock:
                 found = [c for op in service.ledger.engine.operations.values()
                          for c in conflicts_with_zones(op, [zone])]
-            return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": [_dry(c) for c in found]})
-        conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": _conflicts(events)})  # noqa: E731
+            return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": access.dry_conflicts(found)})
+        conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": access.conflicts(events)})  # noqa: E731
         return await write(zone_command(viewer.party, spec), conflicts, rid, zone)
 
     @app.get("/v1/zones")
     def get_zones(authorization: str | None = Header(None)):
         viewer = viewer_of(authorization)
-        engine = service.ledger.engine
         with service.ledger.lock:
-            return [{"id": z.id, "name": z.name, "kind": str(z.kind), "parties": list(z.parties),
-                     "allowed": list(z.allowed), "geometry": z.shape.to_geojson(),
-                     "perimeter_m": engine.perimeter_m(z)}
-                    for z in engine.zones.values() if zone_visible(engine, z.id, viewer)]
+            return Access(service.ledger.engine, viewer).zones()
 
     @app.post("/v1/operations", status_code=201, openapi_extra=_schema("operations"),
               responses={200: {"description": "a dry run: the conflicts, nothing saved"}})
@@ -270,57 +267,36 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         spec = dict(require_object(body))
         own(spec, "party", viewer)
         [op] = parse_items(service.ledger.engine, "operations", [spec]).operations
+        access = Access(service.ledger.engine, viewer)
         if dry_run:
             with service.ledger.lock:
                 found = service.ledger.engine.check_operation(op)
-            return JSONResponse({"operation": op.id, "recorded": False, "conflicts": [_dry(c) for c in found]},
+            return JSONResponse({"operation": op.id, "recorded": False, "conflicts": access.dry_conflicts(found)},
                                 status_code=200)
-        answer = lambda events: (201, {"operation": op.id, "recorded": True, "conflicts": _conflicts(events)})  # noqa: E731
+        answer = lambda events: (201, {"operation": op.id, "recorded": True,  # noqa: E731
+                                       "conflicts": access.conflicts(events)})
         return await write(operation_command(viewer.party, spec), answer, rid, op)
 
     @app.get("/v1/operations")
     def get_operations(authorization: str | None = Header(None)):
         viewer = viewer_of(authorization)
-        engine = service.ledger.engine
-        out = []
         with service.ledger.lock:
-            for op in engine.operations.values():
-                if op.party == viewer.party:
-                    out.append({"id": op.id, "party": op.party, "priority": op.priority,
-                                "volumes": [_volume(v) for v in op.volumes]})
-            # another party's plan only where it conflicts with one of ours, and only what the conflict needs
-            for entry in service.ledger.entries:
-                e = entry.body
-                if entry.kind != "event" or e["type"] != "plan.conflict" or e["other_kind"] != "operation":
-                    continue
-                mine = {e["operation"], e["other"]} & {o["id"] for o in out if o["party"] == viewer.party}
-                for theirs in {e["operation"], e["other"]} - mine if mine else ():
-                    other = engine.operations[theirs]
-                    seen = next((o for o in out if o["id"] == theirs), None)
-                    if seen is None:
-                        out.append({"id": other.id, "party": other.party, "conflicts_with": sorted(mine),
-                                    "window": e["window"]})
-                    else:
-                        seen["conflicts_with"] = sorted(set(seen["conflicts_with"]) | mine)
-        return out
+            log = (entry.body for entry in service.ledger.entries if entry.kind == "event")
+            return Access(service.ledger.engine, viewer).operations(log)
 
     @app.get("/v1/me")
     def get_me(authorization: str | None = Header(None)):
         """The caller's party: id, name, lines, and whether it is a coordinator."""
         viewer = viewer_of(authorization)
         with service.ledger.lock:
-            parties = service.ledger.engine.parties
-            me = parties.get(viewer.party)
-            lines = set(me.channels if me else ()) | {p.id for p in parties.values() if viewer.party in p.channels}
-            return {"party": viewer.party, "name": me.name if me else "", "coordinator": viewer.coordinator,
-                    "channels": sorted(lines)}
+            return Access(service.ledger.engine, viewer).me()
 
     @app.get("/v1/units")
     def get_units(authorization: str | None = Header(None)):
         """The caller's units, and other parties' units while they concern the caller's zones or
         units; each with its latest position and a short trail (oldest first)."""
         viewer = viewer_of(authorization)
-        return unit_view.units(viewer.party, service.clock())
+        return Access(service.ledger.engine, viewer).units(unit_view, service.clock())
 
     # -- reports and messages -----------------------------------------------------------------
     @app.post("/v1/positions", status_code=202, openapi_extra={"requestBody": {"required": True, "content": {
@@ -379,7 +355,8 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         spec = dict(require_object(body))
         own(spec, "from", viewer)
         spec.setdefault("t", UNTIMED)
-        parse_items(service.ledger.engine, "messages", [spec], _refs(service, viewer))  # types first: an id is a text
+        access = Access(service.ledger.engine, viewer)
+        parse_items(service.ledger.engine, "messages", [spec], _refs(access))  # types first: an id is a text
         with service.ledger.lock:
             engine = service.ledger.engine
             used = engine.message_count()
@@ -391,7 +368,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         spec["id"] = message_id
         command = message_command(message_id, viewer.party, spec["to"], spec["kind"], spec.get("text", ""),
                                   spec.get("ref"))
-        answer = with_events(201, message=message_id)
+        answer = with_events(access, 201, message=message_id)
         return await write(command, answer, rid)
 
     @app.post("/v1/messages/{message_id:path}/ack", status_code=200)
@@ -400,7 +377,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         viewer, raw, _, rid = await begin(request, authorization, idempotency_key, parse=False)
         # an unknown id is refused in the log like a message of others ("no such message"): the
         # answer must not tell a party which ids exist
-        answer = with_events(200, message=message_id)
+        answer = with_events(Access(service.ledger.engine, viewer), 200, message=message_id)
         return await write(ack_command(message_id, viewer.party), answer, rid)
 
     @app.post("/v1/messages/{message_id:path}/disown", status_code=200, openapi_extra={"requestBody": {
@@ -416,7 +393,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if set(spec) != {"reason"} or not isinstance(reason, str) or not reason.strip():
             raise ApiError(422, "invalid_scenario", "give the reason, and only the reason",
                            [{"path": "reason", "reason": "is required: a non-empty text"}])
-        answer = with_events(200, message=message_id)  # an unknown id: refused in the log, as for ack
+        answer = with_events(Access(service.ledger.engine, viewer), 200, message=message_id)  # unknown: as for ack
         return await write(disown_command(message_id, viewer.party, reason), answer, rid)
 
     @app.post("/v1/channels", status_code=200, openapi_extra={"requestBody": {
@@ -432,7 +409,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         if viewer.party not in spec["between"]:
             raise ApiError(403, "forbidden", "only a party on a line can suspend or resume it",
                            [{"path": "between", "reason": f"must include {viewer.party!r}"}])
-        answer = with_events(200, between=sorted(spec["between"]))
+        answer = with_events(Access(service.ledger.engine, viewer), 200, between=sorted(spec["between"]))
         return await write(channel_command(spec["between"], spec["state"] == "active"), answer, rid)
 
     @app.post("/v1/incidents", status_code=201, openapi_extra=_schema("incidents"))
@@ -445,8 +422,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         parse_items(service.ledger.engine, "incidents", [spec])
         if spec["id"] in service.ledger.engine.incidents:
             raise ApiError(409, "duplicate", f"incident id {spec['id']!r} is already used")
-        answer = lambda events: (201, {"incident": spec["id"],  # noqa: E731 - the record as the reporter may see it
-                                       "events": [event_view(e.to_dict(), viewer) for e in events]})
+        answer = with_events(Access(service.ledger.engine, viewer), 201, incident=spec["id"])
         return await write(incident_command(spec), answer, rid)
 
     # -- the log ------------------------------------------------------------------------------
@@ -483,9 +459,10 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
                             yield ": keep-alive\n\n"
                         continue
                     for event in batch:
-                        if event["seq"] > last and _visible(service, event, viewer):
+                        access = Access(service.ledger.engine, viewer)
+                        if event["seq"] > last and access.sees(event):
                             last = event["seq"]
-                            yield _sse(event_view(event, viewer))
+                            yield _sse(access.view(event))
             finally:
                 service.unsubscribe(queue)
 
@@ -570,45 +547,21 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _visible(service: Service, event: dict, viewer: Viewer) -> bool:
-    from .access import event_visible
-    return event_visible(event, viewer, service.ledger.engine)
-
-
 def _sse(event: dict) -> str:
     return f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
 
 
-def with_events(status: int, **fields):
-    """An answer builder: the given fields and every event the command caused."""
-    return lambda events: (status, {**fields, "events": [e.to_dict() for e in events]})
+def with_events(access: Access, status: int, **fields):
+    """An answer builder: the given fields and the events the command caused, as its sender sees them."""
+    return lambda events: (status, {**fields, "events": access.caused(events)})
 
 
-def _dry(c) -> dict:
-    """A conflict found by a dry run, in the shape of the plan.conflict event it would cause."""
-    return {"operation": c.operation, "other": c.other, "other_kind": c.other_kind, "parties": list(c.parties),
-            "window": _window(c.window)}
-
-
-def _window(w) -> dict:
-    return {"start": w.start and format_time(w.start), "end": w.end and format_time(w.end)}
-
-
-def _conflicts(events) -> list[dict]:
-    return [e.to_dict() for e in events if e.type == EventType.PLAN_CONFLICT]
-
-
-def _volume(v) -> dict:
-    return {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(), "window": _window(v.window)}
-
-
-def _refs(service: Service, viewer: Viewer) -> dict:
-    """Zones and operations the sender can see, so that its message may reference them (and only them)."""
-    from .access import told_about
-    engine = service.ledger.engine
+def _refs(access: Access) -> dict:
+    """Zones and operations the sender can see, as scenario items, so that its message may reference
+    them (and only them)."""
+    refs = access.references()
     stub = {"type": "Point", "coordinates": [0, 0]}
-    ops = [o for o in engine.operations.values() if o.party == viewer.party or told_about(engine, o.id, viewer.party)]
-    return {"zones": [{"id": z, "geometry": stub, "radius_m": 1} for z in engine.zones
-                      if zone_visible(engine, z, viewer)],
-            "operations": [{"id": o.id, "party": o.party, "volumes": [{"geometry": stub, "radius_m": 1}]} for o in ops]}
+    return {"zones": [{"id": z, "geometry": stub, "radius_m": 1} for z in refs.zones],
+            "operations": [{"id": o, "party": party, "volumes": [{"geometry": stub, "radius_m": 1}]}
+                           for o, party in refs.operations]}
 

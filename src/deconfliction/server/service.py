@@ -16,7 +16,7 @@ from ..engine.model import Party, Policy
 from ..app.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
-from .access import Viewer, event_view, event_visible, find_party, new_token, token_hash
+from .access import Access, Viewer, find_party, new_token, token_hash
 from ..app.commands import apply
 
 Clock = Callable[[], datetime]
@@ -188,9 +188,10 @@ class Service:
         """This party's view of the event log after engine event number ``after``."""
         out = []
         with self.ledger.lock:
+            access = Access(self.ledger.engine, viewer)
             for entry in self.ledger.events_after(after):
-                if event_visible(entry.body, viewer, self.ledger.engine):
-                    out.append({**event_view(entry.body, viewer), "log_seq": entry.seq})
+                if access.sees(entry.body):
+                    out.append({**access.view(entry.body), "log_seq": entry.seq})
                     if limit is not None and len(out) >= limit:
                         break
         return out

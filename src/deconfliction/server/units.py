@@ -1,12 +1,12 @@
-"""Units for the map: a party's own units, and another party's units only while they concern it.
+"""Units for the map: every unit's trail, and why each concerns other parties, folded from the log.
 
 The engine keeps only each unit's last report, so the trails are folded from the log: the
 ``positions`` commands give the reports, and the detections that follow each command say
-which other parties a unit concerns. Folding is incremental (each call reads only the entries
-appended since the last one) and happens under the ledger's lock.
-
-Need-to-know: another party's unit is shown to a party while it is in a conflict with that
-party's items, which is while one of these is open:
+which other parties a unit concerns (:func:`.access.unit_concerns`). Folding is incremental
+(each call reads only the entries appended since the last one) and happens under the ledger's
+lock. What a party is shown of it is :meth:`.access.Access.units`'s to decide: its own units,
+and another party's unit while that unit's :class:`.access.Concern` for it is open, which is
+while one of these lasts:
 
 - the unit is approaching or inside a zone the party agreed (from ``zone.approaching`` or
   ``zone.entered`` until ``zone.exited``; a crossing between two reports is an alert, with its
@@ -19,40 +19,25 @@ Only the reports made while a concern was open (and the one that closed it) are 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..engine.events import format_time
 from ..app.ledger import Ledger
 from ..times import parse_instant
 from ..app.commands import position_reports
-
-TRAIL_POINTS = 20
-"""How many reports a unit's trail keeps (the latest position is the last of them)."""
-
-_ZONE_OPEN = {"zone.approaching", "zone.entered"}
-_ZONE_CLOSE = {"zone.exited"}
-_NEAR = {"proximity.predicted", "separation.lost"}
+from .access import NEAR, ZONE_CLOSES, ZONE_OPENS, Concern, unit_concerns
+from .render import TRAIL_POINTS
 
 
 @dataclass(slots=True)
-class _Trail:
+class Trail:
+    """A unit's party, its latest reports (oldest first) and the last of them as it was sent."""
+
     party: str
     points: deque = field(default_factory=lambda: deque(maxlen=TRAIL_POINTS))
     last: dict = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Concern:
-    """Why another party's unit concerns a party: open zones, and encounters until a time."""
-
-    zones: set[str] = field(default_factory=set)
-    near: dict[str, datetime] = field(default_factory=dict)
-    points: deque = field(default_factory=lambda: deque(maxlen=TRAIL_POINTS))
-    last: dict = field(default_factory=dict)
-
-    def open(self, now: datetime) -> bool:
-        return bool(self.zones) or any(until > now for until in self.near.values())
 
 
 def _point(report: dict) -> dict:
@@ -60,7 +45,7 @@ def _point(report: dict) -> dict:
 
 
 class UnitView:
-    """The units each party may see, with their trails, folded from a ledger's entries."""
+    """Every unit's trail and its concerns for other parties, folded from a ledger's entries."""
 
     def __init__(self, ledger: Ledger):
         self._ledger = ledger
@@ -69,8 +54,8 @@ class UnitView:
     def _reset(self) -> None:
         self._seen: list | None = None
         self._done = 0
-        self._trails: dict[str, _Trail] = {}
-        self._concerns: dict[tuple[str, str], _Concern] = {}  # (viewing party, track)
+        self._trails: dict[str, Trail] = {}
+        self._concerns: dict[tuple[str, str], Concern] = {}  # (viewing party, track)
         self._watchers: dict[str, list[str]] = {}  # track -> parties it concerns (or concerned)
 
     # -- folding -------------------------------------------------------------------------------
@@ -110,32 +95,30 @@ class UnitView:
         reports = position_reports(entry.body, self._ledger.payload(entry))
         return [r for r in reports if isinstance(r, dict) and "id" in r]
 
-    def _concern(self, party: str, track: str) -> _Concern:
+    def _concern(self, party: str, track: str) -> Concern:
         key = (party, track)
         if key not in self._concerns:
-            self._concerns[key] = _Concern()
+            self._concerns[key] = Concern()
             self._watchers.setdefault(track, []).append(party)
         return self._concerns[key]
 
     def _apply_event(self, event: dict, hold: timedelta) -> set[str]:
         """Open or close concerns; returns the tracks the event names."""
         kind = event.get("type")
-        if kind in _ZONE_OPEN or kind in _ZONE_CLOSE:
-            zone = self._ledger.engine.zones.get(event["zone"])
-            for party in (zone.parties if zone is not None else ()):
-                if party != event["party"]:
-                    zones = self._concern(party, event["track"]).zones
-                    if kind in _ZONE_OPEN:
-                        zones.add(event["zone"])
-                    else:
-                        zones.discard(event["zone"])
+        concerns = unit_concerns(event, self._ledger.engine.zones)
+        if kind in ZONE_OPENS or kind in ZONE_CLOSES:
+            for party, track, zone in concerns:
+                zones = self._concern(party, track).zones
+                if kind in ZONE_OPENS:
+                    zones.add(zone)
+                else:
+                    zones.discard(zone)
             return {event["track"]}
-        if kind in _NEAR:
-            (a, b), (pa, pb) = event["tracks"], event["parties"]
+        if kind in NEAR:
             until = parse_instant(event["t"]) + hold
-            self._concern(pb, a).near[b] = until
-            self._concern(pa, b).near[a] = until
-            return {a, b}
+            for party, track, other in concerns:
+                self._concern(party, track).near[other] = until
+            return set(event["tracks"])
         return set()
 
     def _move(self, reports: list[dict]) -> set[str]:
@@ -145,7 +128,7 @@ class UnitView:
             track = str(r["id"])
             trail = self._trails.get(track)
             if trail is None:
-                trail = self._trails[track] = _Trail(str(r.get("party", "")))
+                trail = self._trails[track] = Trail(str(r.get("party", "")))
             elif str(r.get("party", "")) != trail.party or (trail.points and
                                                            parse_instant(r["t"]) <= parse_instant(trail.points[-1]["t"])):
                 continue  # the engine ignores it too: another party's id, or not later than the last report
@@ -167,31 +150,10 @@ class UnitView:
                     concern.last = trail.last
 
     # -- reading -------------------------------------------------------------------------------
-    def units(self, party: str, now: datetime) -> list[dict]:
-        """The units ``party`` may see at ``now``, by track id."""
+    @contextmanager
+    def folded(self) -> Iterator[tuple[dict[str, Trail], dict[tuple[str, str], Concern]]]:
+        """Under the ledger's lock, with every entry folded in: the trails by track, and the concerns
+        by (party concerned, track). Read them only inside the ``with`` block."""
         with self._ledger.lock:
             self._fold()
-            out = [self._unit(track, t.party, t.points, t.last, True) for track, t in self._trails.items()
-                   if t.party == party and t.points]
-            for (viewer, track), concern in self._concerns.items():
-                trail = self._trails.get(track)
-                if viewer != party or trail is None or trail.party == party:
-                    continue
-                if concern.open(now) and concern.points:
-                    unit = self._unit(track, trail.party, concern.points, concern.last, False)
-                    unit["concerns"] = {"zones": sorted(concern.zones),
-                                        "units": sorted(o for o, until in concern.near.items() if until > now)}
-                    out.append(unit)
-        return sorted(out, key=lambda u: u["id"])
-
-    @staticmethod
-    def _unit(track: str, party: str, points, last: dict, own: bool) -> dict:
-        tip = points[-1]
-        unit = {"id": track, "party": party, "own": own, "t": format_time(parse_instant(tip["t"])),
-                "lon": tip["lon"], "lat": tip["lat"],
-                "trail": [{"t": format_time(parse_instant(p["t"])), "lon": p["lon"], "lat": p["lat"]} for p in points]}
-        if last and last.get("t") == tip["t"]:
-            for name in ("alt_m", "speed_mps", "course_deg"):
-                if isinstance(last.get(name), (int, float)):
-                    unit[name] = last[name]
-        return unit
+            yield self._trails, self._concerns
