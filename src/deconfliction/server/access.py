@@ -10,9 +10,6 @@ through :class:`Access`; the units view folds the log with :class:`Concern` and
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,31 +20,10 @@ from ..engine.core import Engine
 from ..engine.events import Event, EventType
 from ..engine.model import Zone
 from ..engine.strategic import PlanConflict
-from ..log.store import PartyRecord
 from . import render
 
 if TYPE_CHECKING:
     from .units import UnitView
-
-
-def new_token() -> str:
-    """A bearer token: 256 random bits, URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    """How a token is stored: its SHA-256, never the token itself."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def find_party(token: str, parties: list[PartyRecord]) -> PartyRecord | None:
-    """The live (not revoked) party holding ``token``; every stored hash is compared in constant time."""
-    presented = token_hash(token)
-    found = None
-    for p in parties:
-        if hmac.compare_digest(presented, p.token_hash) and p.revoked is None:
-            found = p
-    return found
 
 
 @dataclass(frozen=True, slots=True)

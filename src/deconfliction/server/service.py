@@ -16,7 +16,8 @@ from ..engine.model import Party, Policy
 from ..app.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
-from .access import Access, Viewer, find_party, new_token, token_hash
+from .access import Access, Viewer
+from .tokens import find_party, new_token, token_hash
 from ..app.commands import apply
 
 Clock = Callable[[], datetime]

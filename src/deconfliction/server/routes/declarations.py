@@ -1,0 +1,71 @@
+"""Zones and planned operations: declared (or checked first: a dry run) and listed."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from ...app.commands import operation_command, parse_items, zone_command
+from ...engine.strategic import conflicts_with_zones
+from ..access import Access
+from ..auth import service_of, viewer_of
+from ..bodies import begin, body_schema, own, require_object, write
+from ..errors import ApiError
+
+router = APIRouter()
+
+DRY_RUN = {200: {"description": "a dry run: the conflicts, nothing saved"}}
+
+
+@router.post("/v1/zones", status_code=201, openapi_extra=body_schema("zones"), responses=DRY_RUN)
+async def post_zone(request: Request, authorization: str | None = Header(None),
+                    idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
+    viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
+    spec = require_object(body)
+    service = service_of(request)
+    [zone] = parse_items(service.ledger.engine, "zones", [spec]).zones
+    if viewer.party not in spec.get("parties", []):
+        raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
+                       [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
+    access = Access(service.ledger.engine, viewer)
+    if dry_run:
+        with service.ledger.lock:
+            found = [c for op in service.ledger.engine.operations.values() for c in conflicts_with_zones(op, [zone])]
+        return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": access.dry_conflicts(found)})
+    conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": access.conflicts(events)})  # noqa: E731
+    return await write(request, zone_command(viewer.party, spec), conflicts, rid, zone)
+
+
+@router.get("/v1/zones")
+def get_zones(request: Request, authorization: str | None = Header(None)):
+    viewer = viewer_of(request, authorization)
+    ledger = service_of(request).ledger
+    with ledger.lock:
+        return Access(ledger.engine, viewer).zones()
+
+
+@router.post("/v1/operations", status_code=201, openapi_extra=body_schema("operations"), responses=DRY_RUN)
+async def post_operation(request: Request, authorization: str | None = Header(None),
+                         idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
+    viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
+    spec = dict(require_object(body))
+    own(spec, "party", viewer)
+    ledger = service_of(request).ledger
+    [op] = parse_items(ledger.engine, "operations", [spec]).operations
+    access = Access(ledger.engine, viewer)
+    if dry_run:
+        with ledger.lock:
+            found = ledger.engine.check_operation(op)
+        return JSONResponse({"operation": op.id, "recorded": False, "conflicts": access.dry_conflicts(found)},
+                            status_code=200)
+    answer = lambda events: (201, {"operation": op.id, "recorded": True,  # noqa: E731
+                                   "conflicts": access.conflicts(events)})
+    return await write(request, operation_command(viewer.party, spec), answer, rid, op)
+
+
+@router.get("/v1/operations")
+def get_operations(request: Request, authorization: str | None = Header(None)):
+    viewer = viewer_of(request, authorization)
+    ledger = service_of(request).ledger
+    with ledger.lock:
+        log = (entry.body for entry in ledger.entries if entry.kind == "event")
+        return Access(ledger.engine, viewer).operations(log)
