@@ -14,7 +14,7 @@ from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
 from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
-from .tactical import Previous, ProximityWatch, ZoneWatch, velocities
+from .tactical import Previous, ProximityWatch, ZoneWatch, jumps, plausible, velocities
 from .tracks import ReportBatch, TrackTable
 
 _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
@@ -209,16 +209,13 @@ class Engine:
         self.stats["reports.applied"] += len(batch)
         if not len(batch):
             return out
-        known = rows >= 0
-        prev_rows = np.where(known, rows, 0)
-        prev = Previous(known, table.t_us[prev_rows], table.lon[prev_rows], table.lat[prev_rows],
-                        table.alt_m[prev_rows])
+        prev = self._previous(batch, rows)
         findings = []
         self._zone_watch.left = []
         if self.zones:
             zones = list(self.zones.values())
             findings += self._zone_watch.update(t, batch, prev, zones, self.index, self._bands(zones))
-        ve, vn, vu = velocities(batch, prev)
+        ve, vn, vu = plausible(*velocities(batch, prev), self.policy)
         table.put(table.slots(batch.ids, create=True, rows=rows), party, batch.t_us, batch.lon, batch.lat, batch.alt_m,
                   ve, vn, vu)
         findings += self._proximity.update(t, table)
@@ -233,6 +230,20 @@ class Engine:
             reason = f"{track} is clear of zone {zone_id} and its band"
             out += self._emit(t, self.channel.cause_ended(t, f"cause:{episode}/{self._episodes[episode]}", reason))
         return out
+
+    def _previous(self, batch: ReportBatch, rows: np.ndarray) -> Previous:
+        """Each report's unit's last report. A report farther from it than the unit could have gone
+        (a jump) is taken as a new start: its position is applied, but no path or velocity between
+        the two is assumed, so a mistake can be corrected by the next report without being predicted."""
+        table = self.tracks
+        known = rows >= 0
+        safe = np.where(known, rows, 0)
+        prev = Previous(known, table.t_us[safe], table.lon[safe], table.lat[safe], table.alt_m[safe])
+        jumped = jumps(batch, prev, self.policy.max_speed_mps)
+        if jumped.any():
+            self.stats["reports.jumps"] += int(jumped.sum())
+            prev.known = known & ~jumped
+        return prev
 
     def _applicable(self, batch: ReportBatch, rows: np.ndarray, party: np.ndarray) -> np.ndarray:
         """Which reports apply: later than the unit's last one, first of the unit in the batch, same party."""

@@ -62,3 +62,40 @@ def enu_basis(lon_deg, lat_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     north = np.stack([-sp * cl, -sp * sl, cp], axis=-1)
     up = np.stack([cp * cl, cp * sl, sp], axis=-1)
     return east, north, up
+
+
+FLAT_STEP_ERROR_M = 1.0
+"""Largest estimated departure from the geodesic for which a step is taken in the flat lon/lat frame."""
+
+
+def dead_reckoned(lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s):
+    """(lon, lat, v_east, v_north): points moved on for ``dt_s`` seconds along the geodesic of their
+    velocity, with the velocity turned to the course the geodesic has there.
+
+    Short steps are taken in the flat frame of metres per degree at the start, whose departure
+    from the geodesic grows as d^2 (1 + tan|lat|) / (2 R) (measured: within 2x of that up to 88
+    degrees of latitude): where that estimate is above :data:`FLAT_STEP_ERROR_M` (long steps,
+    steps near or across a pole), the step is the geodesic itself. Longitudes come back within
+    [-180, 180], latitudes within [-90, 90], whatever the inputs: a point that cannot be moved (a
+    velocity that is not finite) stays where it is, at rest.
+    """
+    lon, lat, ve, vn, dt = (np.array(a, dtype=float) for a in np.broadcast_arrays(
+        lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s))
+    east_m, north_m = ve * dt, vn * dt
+    kx, ky = metres_per_degree(lat)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        new_lon, new_lat = lon + east_m / kx, lat + north_m / ky
+        reach_rad = np.radians(np.minimum(np.maximum(np.abs(lat), np.abs(new_lat)), 90.0))
+        departure_m = (east_m * east_m + north_m * north_m) * (1.0 + np.tan(reach_rad)) / (2.0 * A_M)
+        geodesic = ~(departure_m <= FLAT_STEP_ERROR_M)  # NaN included
+    if geodesic.any():
+        k = np.flatnonzero(geodesic)
+        speed = np.hypot(ve[k], vn[k])
+        lon2, lat2, back_deg = GEOD.fwd(lon[k], lat[k], np.degrees(np.arctan2(ve[k], vn[k])), speed * dt[k])
+        course = np.radians(np.asarray(back_deg) + 180.0)
+        new_lon[k], new_lat[k] = lon2, lat2
+        ve[k], vn[k] = speed * np.sin(course), speed * np.cos(course)
+    stuck = ~(np.isfinite(new_lon) & (np.abs(new_lat) <= 90.0) & np.isfinite(ve) & np.isfinite(vn))
+    if stuck.any():
+        new_lon[stuck], new_lat[stuck], ve[stuck], vn[stuck] = lon[stuck], lat[stuck], 0.0, 0.0
+    return (new_lon + 180.0) % 360.0 - 180.0, new_lat, ve, vn

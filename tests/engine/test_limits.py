@@ -1,0 +1,117 @@
+"""Physical plausibility in the engine: what one party reports never makes another party's report fail.
+
+The parsers refuse reports outside the policy's limits; the engine, which library users call
+directly, stays robust whatever it is given: a velocity beyond the limits (told, or implied by a
+jump between two reports) is kept out of the prediction, and a prediction never leaves valid
+coordinates (across a pole or the antimeridian it follows the geodesic).
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from geographiclib.geodesic import Geodesic
+from hypothesis import given, settings, strategies as st
+
+from deconfliction import Circle, Engine, Party, Policy, Report, Zone
+from deconfliction.errors import GeometryError
+
+T0 = datetime(2017, 6, 6, tzinfo=timezone.utc)
+LIMITS = Policy()
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def engine(**policy) -> Engine:
+    return Engine(Policy(**policy), [Party("a"), Party("b")])
+
+
+def kinds(events) -> list[str]:
+    return [e.type for e in events]
+
+
+def test_a_velocity_beyond_the_limits_given_to_the_engine_is_kept_out_of_the_prediction():
+    """BUG: a report at 1e8 m/s (the engine takes what a library user gives it) made every later
+    report of every party raise "latitude must be within [-90, 90] degrees"."""
+    e = engine()
+    e.report(at(0), [Report(at(0), "a1", "a", 38.0, 33.0, speed_mps=1e8, course_deg=0)])
+    events = e.report(at(600), [Report(at(600), "b1", "b", 38.0, 33.0)])
+    assert "separation.lost" in kinds(events)  # a1 is compared where it was reported, not predicted
+    assert (e.tracks["a1"].v_east_mps, e.tracks["a1"].v_north_mps) == (0.0, 0.0)
+
+
+def test_a_jump_between_two_reports_is_kept_out_of_the_prediction_and_crosses_nothing():
+    """Two reports of a unit one second and 200 km apart: the position is taken (a party must be able
+    to correct a wrong one), but the implied 200 km/s is neither predicted nor a path through zones."""
+    e = engine()
+    e.declare_zone(Zone("z", Circle(39.0, 33.0, 5_000), ("b",), ("b",)), at(0))
+    e.report(at(0), [Report(at(0), "a1", "a", 38.0, 33.0)])
+    jumped = e.report(at(1), [Report(at(1), "a1", "a", 40.15, 33.0)])
+    assert "zone.crossed" not in kinds(jumped)
+    assert (e.tracks["a1"].v_east_mps, e.tracks["a1"].v_north_mps) == (0.0, 0.0)
+    events = e.report(at(300), [Report(at(300), "b1", "b", 40.15, 33.0)])
+    assert "separation.lost" in kinds(events)
+
+
+def test_a_plausible_move_between_two_reports_is_still_predicted_and_crossing():
+    e = engine()
+    e.declare_zone(Zone("z", Circle(38.5, 33.0, 5_000), ("b",), ("b",)), at(0))
+    e.report(at(0), [Report(at(0), "a1", "a", 38.0, 33.0)])
+    moved = e.report(at(600), [Report(at(600), "a1", "a", 39.0, 33.0)])  # 93 km in 10 minutes: 155 m/s
+    assert "zone.crossed" in kinds(moved)
+    assert e.tracks["a1"].v_east_mps == pytest.approx(155.5, rel=0.01)
+
+
+def destination(lon: float, lat: float, course_deg: float, metres: float) -> tuple[float, float]:
+    g = Geodesic.WGS84.Direct(lat, lon, course_deg, metres)
+    return g["lon2"], g["lat2"]
+
+
+@pytest.mark.parametrize("start, course", [((0.0, 89.99), 0.0), ((30.0, -89.999), 200.0), ((10.0, 90.0), 0.0),
+                                           ((179.99, 0.0), 90.0), ((-179.99, 0.0), 270.0), ((120.0, 88.0), 80.0)])
+def test_a_prediction_across_a_pole_or_the_antimeridian_follows_the_geodesic(start, course):
+    e = engine(separation_m=1_000.0)
+    speed = LIMITS.max_speed_mps
+    e.report(at(0), [Report(at(0), "a1", "a", *start, speed_mps=speed, course_deg=course)])
+    there = destination(*start, course, speed * 600)
+    events = e.report(at(600), [Report(at(600), "b1", "b", *there)])
+    assert "separation.lost" in kinds(events), (there, events)
+
+
+reports_within_limits = st.builds(
+    lambda lon, lat, speed, course, climb, alt: dict(lon=lon, lat=lat, speed_mps=speed, course_deg=course,
+                                                     climb_mps=climb, alt_m=alt),
+    st.one_of(st.floats(-180, 180), st.sampled_from([-180.0, 180.0, 179.9999, -179.9999, 0.0])),
+    st.one_of(st.floats(-90, 90), st.sampled_from([-90.0, 90.0, 89.9999, -89.9999, 0.0])),
+    st.one_of(st.floats(0, LIMITS.max_speed_mps), st.just(LIMITS.max_speed_mps), st.none()),
+    st.one_of(st.floats(0, 360), st.none()),
+    st.one_of(st.floats(-LIMITS.max_climb_mps, LIMITS.max_climb_mps), st.none()),
+    st.one_of(st.floats(LIMITS.min_alt_m, LIMITS.max_alt_m), st.none()),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(reports_within_limits, min_size=1, max_size=4), st.lists(reports_within_limits, max_size=4),
+       st.floats(1, LIMITS.track_timeout_s), st.booleans())
+def test_reports_within_the_limits_never_make_another_partys_report_fail(first, second, gap_s, far_pole):
+    """Any reports of party a within the limits (twice, so that jumps are implied too), then a
+    report of party b: b's report is applied, and every prediction stays in valid coordinates."""
+    e = engine(separation_m=2_000.0, lookahead_s=300.0)
+    for t, batch in ((at(0), first), (at(gap_s / 2), second)):
+        e.report(t, [Report(t, f"a{k}", "a", **r) for k, r in enumerate(batch)])
+    b = (0.0, -90.0 if far_pole else 90.0)
+    e.report(at(gap_s), [Report(at(gap_s), "b1", "b", *b)])
+    assert e.tracks["b1"].t == at(gap_s)
+    for track in e.tracks.values():
+        assert math.isfinite(track.v_east_mps) and math.hypot(track.v_east_mps, track.v_north_mps) <= \
+            LIMITS.max_speed_mps * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("fields", [{"max_speed_mps": -1.0}, {"max_speed_mps": math.inf}, {"max_climb_mps": math.nan},
+                                    {"min_alt_m": 100.0, "max_alt_m": 0.0}, {"min_alt_m": -math.inf}])
+def test_limits_that_are_not_finite_or_out_of_order_are_refused(fields):
+    with pytest.raises(GeometryError):
+        Policy(**fields)
