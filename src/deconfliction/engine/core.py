@@ -37,6 +37,8 @@ class Engine:
         self.stats: Counter[str] = Counter()
         self._seq = 0
         self._index: ZoneIndex | None = None
+        self._unindexed: list[Zone] = []
+        """Zones declared since the index was last brought up to date (they are added to it)."""
         self._zone_watch = ZoneWatch()
         self._proximity = ProximityWatch(policy)
         self.channel = Channel(policy, self.parties)
@@ -98,7 +100,7 @@ class Engine:
         self.zones[zone.id] = zone
         self._zone_boxes.add(zone.id, [zone.volume])
         self.declared_at[zone.id] = t
-        self._index = None
+        self._unindexed.append(zone)
         events.append(self._event(t, EventType.ZONE_DECLARED, {
             "zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}))
         for op in (self.operations[k] for k in self._plans.candidates([zone.volume])):
@@ -302,8 +304,12 @@ class Engine:
 
     @property
     def index(self) -> ZoneIndex:
-        """The zone index, rebuilt after zones change."""
+        """The zone index of every zone, in declaration order; zones declared since it was last asked
+        for are added to it (which rebuilds only what they need: see ZoneIndex.extended)."""
         if self._index is None:
             zones = list(self.zones.values())
             self._index = ZoneIndex([z.shape for z in zones], self._bands(zones))
+        elif self._unindexed:
+            self._index = self._index.extended([z.shape for z in self._unindexed], self._bands(self._unindexed))
+        self._unindexed = []
         return self._index

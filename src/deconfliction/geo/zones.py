@@ -45,6 +45,9 @@ default cells of about 2 km, are all on the first level (up to about 120 km acro
 LEVEL_FACTOR = 8
 """Each level's cells are this many times as wide as the previous level's: a zone on level k > 0
 spans more than LEVEL_SPAN / LEVEL_FACTOR of its cells, so few of its points need measuring."""
+REBUILD_FRACTION = 1 / 8
+"""An extended index is built again in full once the zones added since it was are more than this
+fraction of all its zones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,26 +70,52 @@ class ZoneIndex:
     ``cell_deg`` is the cell side of the first level (default: about 2 km, or less for small zones).
     """
 
-    def __init__(self, shapes: Sequence[Shape], bands_m: Sequence[float], cell_deg: float | None = None):
+    def __init__(self, shapes: Sequence[Shape], bands_m: Sequence[float], cell_deg: float | None = None,
+                 *, keep: "ZoneIndex | None" = None):
         self.shapes = list(shapes)
         self.bands_m = np.ascontiguousarray(bands_m, dtype=float).reshape(-1)
         if len(self.bands_m) != len(self.shapes):
             raise ValueError("bands_m needs one band per shape")
         n = len(self.shapes)
-        self.skeletons = Skeletons.concat(
-            [s.edges() for s in self.shapes], [s.is_area for s in self.shapes], [s.inflation_m for s in self.shapes]
-        )
-        self.bounds = np.array([s.bounds_deg(b) for s, b in zip(self.shapes, self.bands_m)]).reshape(n, 4)
+        if keep is None:
+            self.bounds = np.array([s.bounds_deg(b) for s, b in zip(self.shapes, self.bands_m)]).reshape(n, 4)
+        else:
+            added = [s.bounds_deg(b) for s, b in zip(self.shapes[len(keep.shapes):], self.bands_m[len(keep.shapes):])]
+            self.bounds = np.vstack([keep.bounds, np.reshape(added, (-1, 4))])
         self._tree = shapely.STRtree(shapely.box(*self.bounds.T)) if n else None
-        base = cell_deg or self._default_cell_deg()
-        extent = np.maximum(self.bounds[:, 2] - self.bounds[:, 0], self.bounds[:, 3] - self.bounds[:, 1])
-        level = np.zeros(n, dtype=np.int64)
-        big = extent > base * LEVEL_SPAN
-        level[big] = np.ceil(np.log(extent[big] / (base * LEVEL_SPAN)) / np.log(LEVEL_FACTOR) - 1e-12)
-        self.levels = [_Level(self, np.flatnonzero(level == k), base * LEVEL_FACTOR ** k)
-                       for k in (np.unique(level).tolist() if n else [0])]
+        self._cell_deg = cell_deg
+        if keep is None:
+            self._base, self._built = cell_deg or self._default_cell_deg(), n
+            self._main = self._levels_of(np.arange(n))
+        else:  # the levels of the zones it had when it was built in full; those since get their own
+            self._base, self._built, self._main = keep._base, keep._built, keep._main
+        self.levels = self._main + self._levels_of(np.arange(self._built, n))
         first = self.levels[0]
         self.cell_deg, self.shape_cells = first.cell_deg, first.shape_cells
+
+    def extended(self, shapes: Sequence[Shape], bands_m: Sequence[float]) -> "ZoneIndex":
+        """This index with more zones, numbered after the others.
+
+        The zones it was built with keep their levels; those added since get levels of their own,
+        built again at each extension, until they are more than :data:`REBUILD_FRACTION` of all
+        zones, when all are built again at once. So adding a zone costs a build of the zones
+        added lately, not of all (a fraction of it, on average), and there are few levels to query.
+        """
+        shapes, bands = [*self.shapes, *shapes], np.r_[self.bands_m, np.asarray(bands_m, dtype=float).reshape(-1)]
+        if (len(shapes) - self._built) > REBUILD_FRACTION * len(shapes):
+            return ZoneIndex(shapes, bands, self._cell_deg)
+        return ZoneIndex(shapes, bands, self._cell_deg, keep=self)
+
+    def _levels_of(self, zones: np.ndarray) -> list["_Level"]:
+        """The levels of ``zones``: each on the finest on which it spans at most LEVEL_SPAN cells."""
+        if not len(zones):
+            return [] if self._built else [_Level(self, zones, self._base)]
+        b = self.bounds[zones]
+        extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+        level = np.zeros(len(zones), dtype=np.int64)
+        big = extent > self._base * LEVEL_SPAN
+        level[big] = np.ceil(np.log(extent[big] / (self._base * LEVEL_SPAN)) / np.log(LEVEL_FACTOR) - 1e-12)
+        return [_Level(self, zones[level == k], self._base * LEVEL_FACTOR ** k) for k in np.unique(level).tolist()]
 
     def _default_cell_deg(self) -> float:
         """About :data:`_TARGET_CELL_M`, or a quarter of the typical zone's extent when that is less.
@@ -156,7 +185,7 @@ class _Level:
         self.zones = zones
         self.bands_m = index.bands_m[zones]
         shapes = [index.shapes[z] for z in zones.tolist()]
-        self.inflation_m = index.skeletons.inflation_m[zones]
+        self.inflation_m = np.array([s.inflation_m for s in shapes], dtype=float)
         skeletons = Skeletons.concat([s.edges() for s in shapes], [s.is_area for s in shapes],
                                      [s.inflation_m for s in shapes])
         self._packed = skeletons.packed(self.bands_m)
