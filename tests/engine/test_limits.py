@@ -115,3 +115,26 @@ def test_reports_within_the_limits_never_make_another_partys_report_fail(first, 
 def test_limits_that_are_not_finite_or_out_of_order_are_refused(fields):
     with pytest.raises(GeometryError):
         Policy(**fields)
+
+
+def test_dead_reckoning_is_the_geodesic_to_within_a_few_metres_anywhere():
+    """Flat steps where they depart from the geodesic by about a metre at most, the geodesic itself
+    elsewhere: against geographiclib's Direct, from anywhere (poles included), at any speed within
+    the limits, for up to the track timeout."""
+    from deconfliction.geo.wgs84 import dead_reckoned
+    import numpy as np
+    rng = np.random.default_rng(3)
+    n = 3_000
+    lon, lat = rng.uniform(-180, 180, n), np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lat[:300] = rng.uniform(89, 90, 300) * rng.choice([-1, 1], 300)
+    speed = LIMITS.max_speed_mps * rng.uniform(0, 1, n) ** 3
+    course = rng.uniform(0, 360, n)
+    dt = LIMITS.track_timeout_s * rng.uniform(0, 1, n) ** 3
+    got_lon, got_lat, ve, vn = dead_reckoned(lon, lat, speed * np.sin(np.radians(course)),
+                                             speed * np.cos(np.radians(course)), dt)
+    assert (np.abs(got_lat) <= 90).all() and (np.abs(got_lon) <= 180).all()
+    assert np.allclose(np.hypot(ve, vn), speed)
+    for k in range(n):
+        want = Geodesic.WGS84.Direct(lat[k], lon[k], course[k], speed[k] * dt[k])
+        apart = Geodesic.WGS84.Inverse(got_lat[k], got_lon[k], want["lat2"], want["lon2"])["s12"]
+        assert apart < 3.0, (lon[k], lat[k], course[k], speed[k], dt[k], apart)

@@ -69,8 +69,8 @@ FLAT_STEP_ERROR_M = 1.0
 
 
 def dead_reckoned(lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s):
-    """(lon, lat, v_east, v_north): points moved on for ``dt_s`` seconds along the geodesic of their
-    velocity, with the velocity turned to the course the geodesic has there.
+    """(lon, lat, v_east, v_north), 1-D arrays: points moved on for ``dt_s`` seconds along the geodesic
+    of their velocity, with the velocity turned to the course the geodesic has there.
 
     Short steps are taken in the flat frame of metres per degree at the start, whose departure
     from the geodesic grows as d^2 (1 + tan|lat|) / (2 R) (measured: within 2x of that up to 88
@@ -79,8 +79,8 @@ def dead_reckoned(lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s):
     [-180, 180], latitudes within [-90, 90], whatever the inputs: a point that cannot be moved (a
     velocity that is not finite) stays where it is, at rest.
     """
-    lon, lat, ve, vn, dt = (np.array(a, dtype=float) for a in np.broadcast_arrays(
-        lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s))
+    lon, lat, ve, vn, dt = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, dtype=float)) for a in (
+        lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s)))
     east_m, north_m = ve * dt, vn * dt
     kx, ky = metres_per_degree(lat)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -88,6 +88,7 @@ def dead_reckoned(lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s):
         reach_rad = np.radians(np.minimum(np.maximum(np.abs(lat), np.abs(new_lat)), 90.0))
         departure_m = (east_m * east_m + north_m * north_m) * (1.0 + np.tan(reach_rad)) / (2.0 * A_M)
         geodesic = ~(departure_m <= FLAT_STEP_ERROR_M)  # NaN included
+    ve, vn = np.array(ve), np.array(vn)  # the caller's velocities are left as they were
     if geodesic.any():
         k = np.flatnonzero(geodesic)
         speed = np.hypot(ve[k], vn[k])
