@@ -138,3 +138,18 @@ def test_dead_reckoning_is_the_geodesic_to_within_a_few_metres_anywhere():
         want = Geodesic.WGS84.Direct(lat[k], lon[k], course[k], speed[k] * dt[k])
         apart = Geodesic.WGS84.Inverse(got_lat[k], got_lon[k], want["lat2"], want["lon2"])["s12"]
         assert apart < 3.0, (lon[k], lat[k], course[k], speed[k], dt[k], apart)
+
+
+def test_a_move_across_the_antimeridian_crosses_the_zones_on_its_way_and_no_others():
+    """BUG: the segment between two reports either side of the antimeridian was drawn straight in
+    longitude/latitude, the long way round: a unit going 20 km across it "crossed" every zone on
+    its parallel around the world (each warned about, each measured: one party could make every
+    batch slow)."""
+    e = Engine(Policy(perimeter_m=0.0), [Party("a"), Party("b")])
+    for zone_id, lon in (("far", 0.0), ("west-of-it", 179.97), ("east-of-it", -179.97), ("off-the-way", 179.97)):
+        lat = 1.0 if zone_id == "off-the-way" else 0.0
+        e.declare_zone(Zone(zone_id, Circle(lon, lat, 2_000.0), ("b",), ("b",)), at(0))
+    e.report(at(0), [Report(at(0), "east", "a", 179.9, 0.0), Report(at(0), "west", "a", -179.9, 0.0)])
+    events = e.report(at(100), [Report(at(100), "east", "a", -179.9, 0.0), Report(at(100), "west", "a", 179.9, 0.0)])
+    crossed = sorted((ev.fields["track"], ev.fields["zone"]) for ev in events if ev.type == "zone.crossed")
+    assert crossed == [("east", "east-of-it"), ("east", "west-of-it"), ("west", "east-of-it"), ("west", "west-of-it")]

@@ -145,12 +145,12 @@ class ZoneWatch:
         moved = np.flatnonzero(prev.known)
         if not len(moved):
             return {}
-        ax, ay, bx, by = prev.lon[moved], prev.lat[moved], batch.lon[moved], batch.lat[moved]
+        owner, ax, ay, bx, by = _segments(prev.lon[moved], prev.lat[moved], batch.lon[moved], batch.lat[moved])
         box_i, zone_i = index.zones_near_boxes(np.minimum(ax, bx), np.minimum(ay, by),
                                                np.maximum(ax, bx), np.maximum(ay, by))
         out: dict[int, set[int]] = {}
         for k, z in zip(box_i.tolist(), zone_i.tolist()):
-            i = int(moved[k])
+            i = int(moved[owner[k]])
             zone, track = zones[z], batch.ids[i]
             if batch.parties[i] in zone.allowed:
                 continue
@@ -160,10 +160,27 @@ class ZoneWatch:
                 continue
             if not _altitude_span_meets(zone, float(prev.alt_m[i]), float(batch.alt_m[i])):
                 continue
-            if zone.shape.segment_min_distance_m(float(prev.lon[i]), float(prev.lat[i]), float(batch.lon[i]),
-                                                 float(batch.lat[i])) == 0.0:
+            if zone.shape.segment_min_distance_m(float(ax[k]), float(ay[k]), float(bx[k]), float(by[k])) == 0.0:
                 out.setdefault(i, set()).add(z)
         return out
+
+
+def _segments(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray):
+    """(owner, x0, y0, x1, y1): the moves from a to b as segments straight in longitude/latitude,
+    the short way round: a move across the antimeridian is two segments, one on each side of it
+    (no zone crosses it), where drawn straight it would go round the world; ``owner`` is each
+    segment's move."""
+    owner = np.arange(len(ax))
+    k = np.flatnonzero(np.abs(bx - ax) > 180.0)
+    if not len(k):
+        return owner, ax, ay, bx, by
+    edge = np.where(ax[k] >= 0.0, 180.0, -180.0)  # the antimeridian on a's side
+    run = bx[k] + 2.0 * edge - ax[k]  # b's longitude seen from a's side, less a's
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = ay[k] + np.where(run != 0.0, (edge - ax[k]) / run, 0.0) * (by[k] - ay[k])
+    x1, y1 = bx.copy(), by.copy()
+    x1[k], y1[k] = edge, y
+    return np.r_[owner, k], np.r_[ax, -edge], np.r_[ay, y], np.r_[x1, bx[k]], np.r_[y1, by[k]]
 
 
 def _altitude_span_meets(zone: Zone, before_m: float, after_m: float) -> bool:
