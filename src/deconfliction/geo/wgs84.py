@@ -64,30 +64,27 @@ def enu_basis(lon_deg, lat_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return east, north, up
 
 
-FLAT_STEP_ERROR_M = 1.0
-"""Largest estimated departure from the geodesic for which a step is taken in the flat lon/lat frame."""
+FLAT_FRAME_MAX_LAT_DEG = 85.0
+"""Steps that start or end farther from the equator than this follow the geodesic."""
 
 
 def dead_reckoned(lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s):
-    """(lon, lat, v_east, v_north), 1-D arrays: points moved on for ``dt_s`` seconds along the geodesic
-    of their velocity, with the velocity turned to the course the geodesic has there.
+    """(lon, lat, v_east, v_north), 1-D arrays: points moved on for ``dt_s`` seconds at their velocity.
 
-    Short steps are taken in the flat frame of metres per degree at the start, whose departure
-    from the geodesic grows as d^2 (1 + tan|lat|) / (2 R) (measured: within 2x of that up to 88
-    degrees of latitude): where that estimate is above :data:`FLAT_STEP_ERROR_M` (long steps,
-    steps near or across a pole), the step is the geodesic itself. Longitudes come back within
-    [-180, 180], latitudes within [-90, 90], whatever the inputs: a point that cannot be moved (a
-    velocity that is not finite) stays where it is, at rest.
+    A step is taken in the frame of metres per degree at its start, as the engine always has, where
+    that frame holds: within :data:`FLAT_FRAME_MAX_LAT_DEG` of the equator. A step that starts or
+    would end nearer a pole, or past it, follows the geodesic of its course instead (there the
+    frame's degrees of longitude shrink to nothing), with the velocity turned to the course the
+    geodesic has at its end. So positions always come back valid: longitudes within [-180, 180],
+    latitudes within [-90, 90]; a point that cannot be moved (a velocity that is not finite) stays
+    where it is, at rest.
     """
     lon, lat, ve, vn, dt = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, dtype=float)) for a in (
         lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s)))
-    east_m, north_m = ve * dt, vn * dt
     kx, ky = metres_per_degree(lat)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        new_lon, new_lat = lon + east_m / kx, lat + north_m / ky
-        reach_rad = np.radians(np.minimum(np.maximum(np.abs(lat), np.abs(new_lat)), 90.0))
-        departure_m = (east_m * east_m + north_m * north_m) * (1.0 + np.tan(reach_rad)) / (2.0 * A_M)
-        geodesic = ~(departure_m <= FLAT_STEP_ERROR_M)  # NaN included
+        new_lon, new_lat = lon + ve * dt / kx, lat + vn * dt / ky
+        geodesic = ~(np.maximum(np.abs(lat), np.abs(new_lat)) <= FLAT_FRAME_MAX_LAT_DEG)  # NaN included
     ve, vn = np.array(ve), np.array(vn)  # the caller's velocities are left as they were
     if geodesic.any():
         k = np.flatnonzero(geodesic)
@@ -99,4 +96,7 @@ def dead_reckoned(lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s):
     stuck = ~(np.isfinite(new_lon) & (np.abs(new_lat) <= 90.0) & np.isfinite(ve) & np.isfinite(vn))
     if stuck.any():
         new_lon[stuck], new_lat[stuck], ve[stuck], vn[stuck] = lon[stuck], lat[stuck], 0.0, 0.0
-    return (new_lon + 180.0) % 360.0 - 180.0, new_lat, ve, vn
+    wrap = np.abs(new_lon) > 180.0  # across the antimeridian
+    if wrap.any():
+        new_lon[wrap] = (new_lon[wrap] + 180.0) % 360.0 - 180.0
+    return new_lon, new_lat, ve, vn
