@@ -339,7 +339,7 @@ def create_app(service: Service, run_clock: bool = True) -> FastAPI:
         viewer, raw, _, rid = await begin(request, headers.get("authorization"), headers.get("idempotency-key"),
                                           parse=False)
         ndjson = headers.get("content-type", "").startswith("application/x-ndjson")
-        whole = scanned_positions(raw, ndjson, viewer.party)  # the usual shape, read straight into columns
+        whole = scanned_positions(raw, ndjson, viewer.party, service.ledger.engine.policy)  # the usual shape, in columns
         if whole is not None:
             prepared, received = by_time(whole), len(whole)
             index_of_time = lambda horizon: int(np.argmax(whole.t_us > horizon))  # noqa: E731
