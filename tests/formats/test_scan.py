@@ -20,11 +20,20 @@ from deconfliction.formats.batch import by_time, plain_batch
 from deconfliction.app.commands import decode_reports, parse_items, scanned_positions
 
 PARTY = "militia"
-ENGINE = Engine(Policy())
-ENGINE.add_party(Party(PARTY, "Militia"), datetime(2017, 6, 6, tzinfo=timezone.utc))
 
 
-def reference(body: bytes, ndjson: bool):
+def engine_of(policy: Policy) -> Engine:
+    engine = Engine(policy)
+    engine.add_party(Party(PARTY, "Militia"), datetime(2017, 6, 6, tzinfo=timezone.utc))
+    return engine
+
+
+ENGINE = engine_of(Policy())
+TIGHT = engine_of(Policy(max_speed_mps=50.0, max_climb_mps=5.0, min_alt_m=0.0, max_alt_m=100.0))
+"""Rules whose physical limits ordinary numbers often exceed."""
+
+
+def reference(body: bytes, ndjson: bool, engine: Engine = ENGINE):
     """What the full checks make of a body: its batches, or the error they raise. Checked on the
     way: where the column checks of decoded items (plain_batch) answer, they answer the same."""
     try:
@@ -34,11 +43,12 @@ def reference(body: bytes, ndjson: bool):
     if not isinstance(items, list) or any(isinstance(r, dict) and r.get("party", PARTY) != PARTY for r in items):
         return "refused"
     try:
-        reports = parse_items(ENGINE, "tracks", [{**r, "party": PARTY} if isinstance(r, dict) else r for r in items]).reports
+        named = [{**r, "party": PARTY} if isinstance(r, dict) else r for r in items]
+        reports = parse_items(engine, "tracks", named).reports
         want = [ReportBatch.of(list(group)) for _, group in groupby(reports, key=lambda r: r.t)]
     except ScenarioError:
         want = "invalid"
-    plain = plain_batch(items, PARTY, datetime(1970, 1, 1, tzinfo=timezone.utc))
+    plain = plain_batch(items, PARTY, datetime(1970, 1, 1, tzinfo=timezone.utc), engine.policy)
     if plain is not None:
         assert isinstance(want, list) and same_batches(by_time(plain), want), (body[:300], want)
     return want
@@ -57,10 +67,10 @@ def same_batches(got, want) -> bool:
     return True
 
 
-def check(body: bytes, ndjson: bool):
+def check(body: bytes, ndjson: bool, engine: Engine = ENGINE):
     """The scanned batch, after checking it against the general path."""
-    whole = scanned_positions(body, ndjson, PARTY)
-    want = reference(body, ndjson)
+    whole = scanned_positions(body, ndjson, PARTY, engine.policy)
+    want = reference(body, ndjson, engine)
     if whole is not None:
         assert isinstance(want, list), (body[:300], want)
         assert same_batches(by_time(whole), want), body[:300]
@@ -105,7 +115,7 @@ def test_times_in_any_order_become_batches_of_one_time_in_time_order():
 def test_numbers_beyond_the_fast_conversion_are_converted_from_their_text():
     body = b'[{"t":"2017-06-06T05:00:00Z","id":"u1","lon":38.123456789012345678,"lat":-33.1e0,' \
            b'"alt_m":123456789012345678901234,"speed_mps":1.5e-30,"course_deg":-0.0e5}]'
-    whole = check(body, False)
+    whole = check(body, False, engine_of(Policy(max_alt_m=1e30)))  # an altitude no default rule would take
     assert whole is not None
     assert whole.lon[0] == 38.123456789012345678 and whole.alt_m[0] == 1.2345678901234568e23
     assert whole.speed_mps[0] == 1.5e-30
@@ -165,6 +175,30 @@ def test_anything_unusual_is_left_to_the_full_checks(name):
     assert check(ASIDE[name], False) is None
 
 
+LIMITS = Policy()
+BEYOND_THE_LIMITS = {
+    "speed_mps": (LIMITS.max_speed_mps, LIMITS.max_speed_mps + 0.001, 1e8),
+    "climb_mps": (-LIMITS.max_climb_mps, -LIMITS.max_climb_mps - 0.001, 1e300),
+    "alt_m": (LIMITS.max_alt_m, LIMITS.max_alt_m + 0.001, LIMITS.min_alt_m - 0.001),
+}
+
+
+@pytest.mark.parametrize("ndjson", [False, True])
+@pytest.mark.parametrize("field", BEYOND_THE_LIMITS)
+def test_values_beyond_the_policys_physical_limits_are_refused_on_both_paths(field, ndjson):
+    """At a limit a report is read in the pass; beyond it, the pass steps aside and the full checks
+    refuse it, naming the field."""
+    at_limit, *beyond = BEYOND_THE_LIMITS[field]
+    assert check(as_body([report(1), report(2, **{field: at_limit})], ndjson), ndjson) is not None
+    for value in beyond:
+        body = as_body([report(1), report(2, **{field: value})], ndjson)
+        assert check(body, ndjson) is None
+        assert reference(body, ndjson) == "invalid"
+        with pytest.raises(ScenarioError) as refused:
+            parse_items(ENGINE, "tracks", [{**r, "party": PARTY} for r in decode_reports(body.decode(), ndjson)])
+        assert [p.path for p in refused.value.problems] == [f"[1].{field}"]
+
+
 NDJSON_ASIDE = {
     "an object over two lines": b'{"t":"2017-06-06T05:00:00Z","id":"u1",\n"lon":1,"lat":2}\n',
     "two objects on one line": b'{"t":"2017-06-06T05:00:00Z","id":"u1","lon":1,"lat":2} '
@@ -193,6 +227,9 @@ numbers = st.one_of(
     st.integers(min_value=-10 ** 25, max_value=10 ** 25),
     st.decimals(allow_nan=False, allow_infinity=False, places=6).map(float),
     st.sampled_from([0, -0.0, 0.0, 1e22, 1e23, 5e-324, 2 ** 53, 2 ** 53 + 1, 9007199254740993]),
+    st.sampled_from([LIMITS.max_speed_mps, LIMITS.max_speed_mps + 1e-9, LIMITS.max_climb_mps, -LIMITS.max_climb_mps,
+                     -LIMITS.max_climb_mps - 1e-9, LIMITS.max_alt_m, LIMITS.max_alt_m + 1e-9, LIMITS.min_alt_m,
+                     LIMITS.min_alt_m - 1e-9, 50, 50.000001, 5, -5.000001, 100, 100.000001, -0.000001]),
 )
 angle_like = st.floats(min_value=-180, max_value=180).map(lambda x: round(x, 6))
 texts = st.one_of(st.text(max_size=6), st.sampled_from(["2017-06-06T05:00:00Z", "2017-06-06T05:00:01.5Z",
@@ -211,8 +248,9 @@ bodies = st.one_of(st.lists(plain, max_size=6), st.lists(st.one_of(plain, st.dic
 
 
 @settings(max_examples=400, deadline=None)
-@given(bodies, st.sampled_from(["compact", "spaced", "indented", "ndjson"]))
-def test_any_body_is_read_as_the_general_path_reads_it_or_left_to_it(items, form):
+@given(bodies, st.sampled_from(["compact", "spaced", "indented", "ndjson"]), st.sampled_from([ENGINE, TIGHT]))
+def test_any_body_is_read_as_the_general_path_reads_it_or_left_to_it(items, form, engine):
+    """Under the default rules and under tight physical limits."""
     if form == "ndjson":
         body = "".join(json.dumps(r) + "\n" for r in items).encode()
     elif form == "compact":
@@ -220,4 +258,4 @@ def test_any_body_is_read_as_the_general_path_reads_it_or_left_to_it(items, form
     else:
         body = json.dumps(items, indent=2 if form == "indented" else None).encode()
     body = re.sub(rb'"#([-+.0-9eE]+)#"', rb"\1", body)
-    event("read in the pass" if check(body, form == "ndjson") is not None else "left to the general path")
+    event("read in the pass" if check(body, form == "ndjson", engine) is not None else "left to the general path")

@@ -383,6 +383,21 @@ CASES = {
                              "zones[0].geometry", ("pole",)),
     # policy
     "escalation-empty": Case(_set("policy", "escalation", []), "policy.escalation", ("at least one",)),
+    "zero-max-speed": Case(_set("policy", "max_speed_mps", 0), "policy.max_speed_mps", ("above 0",)),
+    "negative-max-climb": Case(_set("policy", "max_climb_mps", -5), "policy.max_climb_mps", ("above 0",)),
+    "altitude-limits-upside-down": Case(_set("policy", "max_alt_m", -2000), "policy.max_alt_m",
+                                        ("min_alt_m", "max_alt_m")),
+    # physical limits, the policy's own (the default ones when it gives none)
+    "speed-above-the-limit": Case(_set("tracks", 1, "speed_mps", 1e8), "tracks[1].speed_mps",
+                                  ("max_speed_mps", "1200")),
+    "speed-above-the-policys-own-limit": Case(lambda doc, files: (doc["policy"].update(max_speed_mps=4.0),
+                                                                  None)[1],
+                                              "tracks[1].speed_mps", ("max_speed_mps", "(4 m/s)")),
+    "climb-beyond-the-limit": Case(_set("tracks", 0, "climb_mps", -600), "tracks[0].climb_mps", ("max_climb_mps",)),
+    "altitude-above-the-limit": Case(_set("tracks", 0, "alt_m", 1e6), "tracks[0].alt_m", ("max_alt_m",)),
+    "altitude-below-the-limit": Case(_set("tracks", 0, "alt_m", -11_000), "tracks[0].alt_m", ("min_alt_m",)),
+    "csv-speed-above-the-limit": Case(_csv(CSV_HEADER + CSV_ROWS.replace(",3.0,230\n", ",3000,230\n", 1)),
+                                      "tracks[2].file[tracks.csv line 2].speed_mps", ("max_speed_mps",)),
     "escalation-repeats-a-level": Case(_set("policy", "escalation", ["advisory", "warning", "advisory"]),
                                        "policy.escalation[2]", ("repeats", "advisory")),
     # a track belongs to one party

@@ -281,3 +281,32 @@ def test_polygon_distances_match_a_dense_geodesic_search():
     measured = NOTCH.signed_distance_m(lon, lat)
     assert np.abs(np.abs(measured) - nearest).max() < 0.01
     assert (measured < 0).tolist() == [False, False, False, True, False, True]
+
+
+def test_an_index_extended_zone_by_zone_answers_as_one_built_at_once():
+    """Zones added one at a time (the engine's declarations) give the answers of an index built
+    with all of them, through the extensions and the full rebuilds they lead to."""
+    rng = np.random.default_rng(21)
+    zones = []
+    for k in range(120):
+        lon, lat = rng.uniform(44, 45), rng.uniform(40, 41)
+        if k == 50:
+            zones.append((Circle(44.5, 40.5, 800_000), 5_000.0))  # a big one, on a level of its own
+        elif rng.random() < 0.7:
+            zones.append((Circle(lon, lat, rng.uniform(100, 3000)), rng.uniform(0, 3000)))
+        else:
+            zones.append((Area(Polygon(np.c_[lon + rng.uniform(0, 0.05, 6), lat + rng.uniform(0, 0.05, 6)]
+                                       ).convex_hull), 5000.0))
+    lon, lat = around(zones[:60], 12_000, seed=22, margin=0.0)
+    index = ZoneIndex([s for s, _ in zones[:40]], [b for _, b in zones[:40]])
+    rebuilt = 0
+    for k in range(40, len(zones)):
+        index = index.extended([zones[k][0]], [zones[k][1]])
+        rebuilt += index._built == k + 1
+        if k % 10 == 9:
+            whole = ZoneIndex([s for s, _ in zones[:k + 1]], [b for _, b in zones[:k + 1]]).query(lon, lat)
+            part = index.query(lon, lat)
+            got = sorted(zip(part.point.tolist(), part.zone.tolist(), part.inside.tolist()))
+            assert got == sorted(zip(whole.point.tolist(), whole.zone.tolist(), whole.inside.tolist()))
+            assert np.all(np.diff(part.point) >= 0)
+    assert 1 <= rebuilt < 40 and len(index.levels) >= 2

@@ -58,7 +58,7 @@ def geometry(draw) -> dict:
     kind = draw(st.sampled_from(["circle"] * 3 + ["polygon"] * 2 + ["corridor", "odd"]))
     if kind == "circle":
         return {"geometry": {"type": "Point", "coordinates": draw(near())},
-                "radius_m": draw(sometimes(st.sampled_from([1, 500, 20_000, 55_000])))}
+                "radius_m": draw(sometimes(st.sampled_from([1, 500, 20_000, 55_000, 5_000_000])))}
     if kind == "polygon":
         lon, lat = draw(near())
         d = draw(sometimes(st.floats(0.001, 0.3)))

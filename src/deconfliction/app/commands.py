@@ -236,23 +236,25 @@ def _naming(items: list, party: str) -> list:
 
 def position_batches(engine: Engine, party: str, items: list) -> list[ReportBatch]:
     """Validated reports of ``party`` as batches of one time each, in time order (ScenarioError if invalid)."""
-    whole = plain_batch(items, party, _UNTIMED_AT)
+    whole = plain_batch(items, party, _UNTIMED_AT, engine.policy)
     if whole is not None:
         return by_time(whole)
     reports = parse_items(engine, "tracks", _naming(items, party)).reports
     return [ReportBatch.of(list(group)) for _, group in groupby(reports, key=lambda r: r.t)]
 
 
-def scanned_positions(body: bytes, ndjson: bool, party: str) -> ReportBatch | None:
+def scanned_positions(body: bytes, ndjson: bool, party: str, policy: Policy) -> ReportBatch | None:
     """The reports of ``party`` in a request body as one batch in the body's order, read straight
-    from the bytes; None when the body needs the general path (decode, then :func:`position_batches`)."""
-    return scanned_batch(body, ndjson, party, _UNTIMED_AT)
+    from the bytes; None when the body needs the general path (decode, then :func:`position_batches`),
+    a report beyond the physical limits of ``policy`` included."""
+    return scanned_batch(body, ndjson, party, _UNTIMED_AT, policy)
 
 
 def _positions(engine: Engine, c: dict, t: datetime, payload: bytes | None = None) -> list[Event]:
     whole = None
     if "reports" not in c:  # read as the request was: the compiled pass, else the general path
-        whole = scanned_positions(_body_text(c, payload).encode(), c.get("format") == "ndjson", c["party"])
+        whole = scanned_positions(_body_text(c, payload).encode(), c.get("format") == "ndjson", c["party"],
+                                  engine.policy)
     batches = by_time(whole) if whole is not None else position_batches(engine, c["party"], position_reports(c, payload))
     return _report(engine, batches, t)
 
@@ -278,7 +280,7 @@ def warm_up() -> None:
         engine.add_party(Party(party), t)
     for zone in parse_items(engine, "zones", _WARM_ZONES).zones:
         engine.declare_zone(zone, t)
-    whole = scanned_positions(_WARM_BATCH, False, "b")
+    whole = scanned_positions(_WARM_BATCH, False, "b", engine.policy)
     assert whole is not None, "the warm-up batch is of the usual shape"
     _report(engine, by_time(whole), datetime(2017, 6, 6, 0, 0, 1, tzinfo=_UNTIMED_AT.tzinfo))
 

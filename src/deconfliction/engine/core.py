@@ -15,7 +15,7 @@ from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
 from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
-from .tactical import INSIDE, Previous, ProximityWatch, ZoneWatch, velocities
+from .tactical import INSIDE, Previous, ProximityWatch, ZoneWatch, jumps, plausible, velocities
 from .tracks import ReportBatch, TrackState, TrackTable
 
 _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
@@ -63,6 +63,8 @@ class Engine:
         self.stats: Counter[str] = Counter()
         self._seq = 0
         self._index: ZoneIndex | None = None
+        self._unindexed: list[Zone] = []
+        """Zones declared since the index was last brought up to date (they are added to it)."""
         self._zone_watch = ZoneWatch()
         self._proximity = ProximityWatch(policy)
         self.channel = Channel(policy, self.parties)
@@ -125,7 +127,7 @@ class Engine:
         self.zones[zone.id] = zone
         self._zone_boxes.add(zone.id, [zone.volume])
         self.declared_at[zone.id] = t
-        self._index = None
+        self._unindexed.append(zone)
         events.append(self._event(t, EventType.ZONE_DECLARED, {
             "zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}))
         for op in (self.operations[k] for k in self._plans.candidates([zone.volume])):
@@ -237,16 +239,13 @@ class Engine:
         self.stats["reports.applied"] += len(batch)
         if not len(batch):
             return out
-        known = rows >= 0
-        prev_rows = np.where(known, rows, 0)
-        prev = Previous(known, table.t_us[prev_rows], table.lon[prev_rows], table.lat[prev_rows],
-                        table.alt_m[prev_rows])
+        prev = self._previous(batch, rows)
         findings = []
         self._zone_watch.left = []
         if self.zones:
             zones = list(self.zones.values())
             findings += self._zone_watch.update(t, batch, prev, zones, self.index, self._bands(zones))
-        ve, vn, vu = velocities(batch, prev)
+        ve, vn, vu = plausible(*velocities(batch, prev), self.policy)
         table.put(table.slots(batch.ids, create=True, rows=rows), party, batch.t_us, batch.lon, batch.lat, batch.alt_m,
                   ve, vn, vu)
         findings += self._proximity.update(t, table)
@@ -262,6 +261,20 @@ class Engine:
             cause = "cause:" + message_key(zone_id, track, self._episodes[episode])
             out += self._emit(t, self.channel.cause_ended(t, cause, reason))
         return out
+
+    def _previous(self, batch: ReportBatch, rows: np.ndarray) -> Previous:
+        """Each report's unit's last report. A report farther from it than the unit could have gone
+        (a jump) is taken as a new start: its position is applied, but no path or velocity between
+        the two is assumed, so a mistake can be corrected by the next report without being predicted."""
+        table = self.tracks
+        known = rows >= 0
+        safe = np.where(known, rows, 0)
+        prev = Previous(known, table.t_us[safe], table.lon[safe], table.lat[safe], table.alt_m[safe])
+        jumped = jumps(batch, prev, self.policy.max_speed_mps)
+        if jumped.any():
+            self.stats["reports.jumps"] += int(jumped.sum())
+            prev.known = known & ~jumped
+        return prev
 
     def _applicable(self, batch: ReportBatch, rows: np.ndarray, party: np.ndarray) -> np.ndarray:
         """Which reports apply: later than the unit's last one, first of the unit in the batch, same party."""
@@ -372,8 +385,12 @@ class Engine:
 
     @property
     def index(self) -> ZoneIndex:
-        """The zone index, rebuilt after zones change."""
+        """The zone index of every zone, in declaration order; zones declared since it was last asked
+        for are added to it (which rebuilds only what they need: see ZoneIndex.extended)."""
         if self._index is None:
             zones = list(self.zones.values())
             self._index = ZoneIndex([z.shape for z in zones], self._bands(zones))
+        elif self._unindexed:
+            self._index = self._index.extended([z.shape for z in self._unindexed], self._bands(self._unindexed))
+        self._unindexed = []
         return self._index

@@ -31,6 +31,25 @@ class Policy:
     """A unit silent for longer than this is no longer predicted or compared."""
     encounter_gap_s: float = 60.0
     """Two units are a new encounter only after they were clear of each other this long."""
+    # Physical plausibility: a report beyond these is refused (it is a mistake, or worse), and a
+    # velocity beyond them is never predicted. They are wide enough for aircraft, ships and ground
+    # units alike; a party whose units go beyond them agrees other rules with the others.
+    max_speed_mps: float = 1200.0
+    """Largest horizontal speed, told or implied by two reports of a unit. The fastest aircraft in
+    service (MiG-25, MiG-31: Mach 2.8 to 3.2 at altitude) stay below 1,000 m/s of airspeed, a
+    jet-stream tail wind adds up to about 100 m/s of ground speed, and the rest is margin. With the
+    default look-ahead it also keeps each unit's predicted path (360 km) within the distances for
+    which the closest-approach index is proven (800 km for a pair)."""
+    max_climb_mps: float = 500.0
+    """Largest vertical speed, up or down, told or implied by two altitudes. Fighters climb at up to
+    about 300 m/s (F-15, Su-27); dives and zoom climbs briefly go faster."""
+    min_alt_m: float = -1000.0
+    """Lowest altitude above the WGS84 ellipsoid. The lowest dry land (the Dead Sea shore, about 430 m
+    below sea level) with the lowest geoid (106 m below the ellipsoid) is above -540 m; submarines
+    report depths too, and seldom go below 600 m."""
+    max_alt_m: float = 60000.0
+    """Highest altitude above the WGS84 ellipsoid: above the record altitudes of aircraft (37.6 km, a
+    MiG-25 zoom climb) and of stratospheric balloons (53 km); spacecraft are not this project's units."""
 
     def __post_init__(self):
         for name in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s",
@@ -38,6 +57,28 @@ class Policy:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise GeometryError(f"{name} must be a finite number >= 0")
+        for name in ("max_speed_mps", "max_climb_mps"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise GeometryError(f"{name} must be a finite number > 0")
+        if not (math.isfinite(self.min_alt_m) and math.isfinite(self.max_alt_m) and self.min_alt_m < self.max_alt_m):
+            raise GeometryError("min_alt_m and max_alt_m must be finite numbers, min_alt_m below max_alt_m")
+
+    def limit_problems(self, speed_mps: float | None, climb_mps: float | None,
+                       alt_m: float | None) -> list[tuple[str, str]]:
+        """(field, reason) for each value of a report outside the physical limits."""
+        out = []
+        if speed_mps is not None and speed_mps > self.max_speed_mps:
+            out.append(("speed_mps", f"{speed_mps} m/s is above the policy's max_speed_mps "
+                                     f"({self.max_speed_mps:.12g} m/s)"))
+        if climb_mps is not None and abs(climb_mps) > self.max_climb_mps:
+            out.append(("climb_mps", f"{climb_mps} m/s is beyond the policy's max_climb_mps "
+                                     f"(+/-{self.max_climb_mps:.12g} m/s)"))
+        if alt_m is not None and alt_m > self.max_alt_m:
+            out.append(("alt_m", f"{alt_m} m is above the policy's max_alt_m ({self.max_alt_m:.12g} m)"))
+        if alt_m is not None and alt_m < self.min_alt_m:
+            out.append(("alt_m", f"{alt_m} m is below the policy's min_alt_m ({self.min_alt_m:.12g} m)"))
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import product
 
 from ..geo.volumes import TimeWindow, Volume4D
 from .model import Operation, Zone
@@ -77,24 +78,33 @@ class VolumeIndex:
 
     Insertion is incremental (a plan is added as it is declared); a query returns the keys of
     items whose box shares a cell with the volume's box, in insertion order, for the exact test.
+    A volume whose box covers more than :data:`MAX_CELLS` cells is kept in a list of large ones
+    instead, tested box against box: so what a volume costs is bounded whatever its size (a
+    hemisphere covers 460,000 cells), and large volumes are few.
     """
+
+    MAX_CELLS = 256
 
     def __init__(self, cell_deg: float = 0.25):
         self.cell_deg = cell_deg
         self.cells: dict[tuple[int, int], list[str]] = {}
         self.order: dict[str, int] = {}
+        self.large: list[tuple[str, tuple[float, float, float, float]]] = []
+        """(key, box) of the large volumes, in insertion order."""
 
-    def _cells(self, volume: Volume4D):
+    def _span(self, volume: Volume4D) -> tuple[range, range]:
         x0, y0, x1, y1 = volume.shape.bounds_deg()
         c = self.cell_deg
-        for i in range(int(x0 // c), int(x1 // c) + 1):
-            for j in range(int(y0 // c), int(y1 // c) + 1):
-                yield i, j
+        return range(int(x0 // c), int(x1 // c) + 1), range(int(y0 // c), int(y1 // c) + 1)
 
     def add(self, key: str, volumes: Iterable[Volume4D]) -> None:
         self.order.setdefault(key, len(self.order))
         for volume in volumes:
-            for cell in self._cells(volume):
+            xs, ys = self._span(volume)
+            if len(xs) * len(ys) > self.MAX_CELLS:
+                self.large.append((key, volume.shape.bounds_deg()))
+                continue
+            for cell in product(xs, ys):
                 bucket = self.cells.setdefault(cell, [])
                 if not bucket or bucket[-1] != key:
                     bucket.append(key)
@@ -102,6 +112,20 @@ class VolumeIndex:
     def candidates(self, volumes: Iterable[Volume4D]) -> list[str]:
         found: set[str] = set()
         for volume in volumes:
-            for cell in self._cells(volume):
+            xs, ys = self._span(volume)
+            x0, y0, x1, y1 = box = volume.shape.bounds_deg()
+            found.update(key for key, (a0, b0, a1, b1) in self.large if a0 <= x1 and x0 <= a1 and b0 <= y1 and y0 <= b1)
+            if len(xs) * len(ys) > len(self.cells):  # a large volume: fewer buckets to look through than cells
+                found.update(key for cell, bucket in self.cells.items() if _cell_meets(cell, self.cell_deg, box)
+                             for key in bucket)
+                continue
+            for cell in product(xs, ys):
                 found.update(self.cells.get(cell, ()))
         return sorted(found, key=self.order.__getitem__)
+
+
+def _cell_meets(cell: tuple[int, int], cell_deg: float, box: tuple[float, float, float, float]) -> bool:
+    """Whether grid cell ``cell`` is one of those the box covers (the cells _span lists)."""
+    x0, y0, x1, y1 = box
+    return (int(x0 // cell_deg) <= cell[0] <= int(x1 // cell_deg)
+            and int(y0 // cell_deg) <= cell[1] <= int(y1 // cell_deg))

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from ..geo.cpa import closest_approaches
-from ..geo.wgs84 import metres_per_degree
+from ..geo.wgs84 import A_M, E2, dead_reckoned, geodesic_distance_m, metres_per_degree
 from ..geo.zones import ZoneIndex
 from .events import EventType
 from .model import Policy, Zone
@@ -18,6 +18,12 @@ from .tracks import ReportBatch, TrackTable, from_us, to_us
 OUT, BAND, INSIDE = 0, 1, 2
 
 Finding = tuple[EventType, dict]
+
+_MAX_M_PER_DEG = A_M / math.sqrt(1.0 - E2) * math.pi / 180.0 * (1.0 + 1e-9)
+"""Metres per degree of latitude at the poles (111,694 m), more than any degree of longitude or
+latitude anywhere: a path straight in longitude/latitude is at most this long per degree."""
+_ROUNDING = 1.0 + 1e-9
+"""A speed told at the limit comes back from its east and north components up to rounding."""
 
 
 @dataclass(slots=True)
@@ -29,6 +35,32 @@ class Previous:
     lon: np.ndarray
     lat: np.ndarray
     alt_m: np.ndarray
+
+
+def jumps(batch: ReportBatch, prev: Previous, max_speed_mps: float) -> np.ndarray:
+    """Which reports are farther from their unit's previous report, along the geodesic, than the unit
+    could have gone at ``max_speed_mps``: no path between the two is assumed."""
+    dt = np.where(prev.known, (batch.t_us - prev.t_us) / 1e6, np.inf)
+    dlon = (batch.lon - prev.lon + 180.0) % 360.0 - 180.0
+    # only reports that may be that far by the longest a straight lon/lat path can be are measured
+    maybe = np.flatnonzero(np.hypot(dlon, batch.lat - prev.lat) * _MAX_M_PER_DEG > max_speed_mps * dt)
+    out = np.zeros(len(batch), dtype=bool)
+    if len(maybe):
+        metres = geodesic_distance_m(prev.lon[maybe], prev.lat[maybe], batch.lon[maybe], batch.lat[maybe])
+        out[maybe] = metres > max_speed_mps * dt[maybe]
+    return out
+
+
+def plausible(ve: np.ndarray, vn: np.ndarray, vu: np.ndarray, policy: Policy):
+    """The velocities, with motion beyond the policy's limits (or not finite) set to rest: it is never
+    predicted, so that no report, told or implied, can carry a prediction off the ellipsoid."""
+    fast = ~(np.hypot(ve, vn) <= policy.max_speed_mps * _ROUNDING)
+    steep = ~(np.abs(vu) <= policy.max_climb_mps * _ROUNDING)
+    if fast.any():
+        ve, vn = np.where(fast, 0.0, ve), np.where(fast, 0.0, vn)
+    if steep.any():
+        vu = np.where(steep, 0.0, vu)
+    return ve, vn, vu
 
 
 def velocities(batch: ReportBatch, prev: Previous) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,12 +145,12 @@ class ZoneWatch:
         moved = np.flatnonzero(prev.known)
         if not len(moved):
             return {}
-        ax, ay, bx, by = prev.lon[moved], prev.lat[moved], batch.lon[moved], batch.lat[moved]
+        owner, ax, ay, bx, by = _segments(prev.lon[moved], prev.lat[moved], batch.lon[moved], batch.lat[moved])
         box_i, zone_i = index.zones_near_boxes(np.minimum(ax, bx), np.minimum(ay, by),
                                                np.maximum(ax, bx), np.maximum(ay, by))
         out: dict[int, set[int]] = {}
         for k, z in zip(box_i.tolist(), zone_i.tolist()):
-            i = int(moved[k])
+            i = int(moved[owner[k]])
             zone, track = zones[z], batch.ids[i]
             if batch.parties[i] in zone.allowed:
                 continue
@@ -128,10 +160,27 @@ class ZoneWatch:
                 continue
             if not _altitude_span_meets(zone, float(prev.alt_m[i]), float(batch.alt_m[i])):
                 continue
-            if zone.shape.segment_min_distance_m(float(prev.lon[i]), float(prev.lat[i]), float(batch.lon[i]),
-                                                 float(batch.lat[i])) == 0.0:
+            if zone.shape.segment_min_distance_m(float(ax[k]), float(ay[k]), float(bx[k]), float(by[k])) == 0.0:
                 out.setdefault(i, set()).add(z)
         return out
+
+
+def _segments(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray):
+    """(owner, x0, y0, x1, y1): the moves from a to b as segments straight in longitude/latitude,
+    the short way round: a move across the antimeridian is two segments, one on each side of it
+    (no zone crosses it), where drawn straight it would go round the world; ``owner`` is each
+    segment's move."""
+    owner = np.arange(len(ax))
+    k = np.flatnonzero(np.abs(bx - ax) > 180.0)
+    if not len(k):
+        return owner, ax, ay, bx, by
+    edge = np.where(ax[k] >= 0.0, 180.0, -180.0)  # the antimeridian on a's side
+    run = bx[k] + 2.0 * edge - ax[k]  # b's longitude seen from a's side, less a's
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = ay[k] + np.where(run != 0.0, (edge - ax[k]) / run, 0.0) * (by[k] - ay[k])
+    x1, y1 = bx.copy(), by.copy()
+    x1[k], y1[k] = edge, y
+    return np.r_[owner, k], np.r_[ax, -edge], np.r_[ay, y], np.r_[x1, bx[k]], np.r_[y1, by[k]]
 
 
 def _altitude_span_meets(zone: Zone, before_m: float, after_m: float) -> bool:
@@ -199,8 +248,7 @@ class ProximityWatch:
         lon, lat = tracks.lon[active], tracks.lat[active]
         ve, vn, vu = tracks.v_east[active], tracks.v_north[active], tracks.v_up[active]
         alt = tracks.alt_m[active] + vu * dt
-        kx, ky = metres_per_degree(lat)
-        lon, lat = lon + ve * dt / kx, lat + vn * dt / ky
+        lon, lat, ve, vn = dead_reckoned(lon, lat, ve, vn, dt)
         enc = closest_approaches(lon, lat, alt, ve, vn, vu, lookahead_s=p.lookahead_s,
                                  separation_m=p.separation_m, vertical_m=p.vertical_m, groups=tracks.party[active])
         out = {}

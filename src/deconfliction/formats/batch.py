@@ -1,11 +1,11 @@
 """Position reports from a request body, checked column by column.
 
 A batch of a thousand ordinary reports is checked with a few whole-column tests (types, ranges,
-ids, times) instead of one Python pass per report: :func:`scanned_batch` reads the columns
-straight from the request body's bytes (:mod:`.scan`), :func:`plain_batch` takes them from
-decoded items. Anything unusual — a missing or unknown field, a wrong type, a value out of range
-— makes either return None, and the caller runs the full scenario checks, which name the field
-and the reason.
+the policy's physical limits, ids, times) instead of one Python pass per report:
+:func:`scanned_batch` reads the columns straight from the request body's bytes (:mod:`.scan`),
+:func:`plain_batch` takes them from decoded items. Anything unusual — a missing or unknown field,
+a wrong type, a value out of range or beyond the limits — makes either return None, and the
+caller runs the full scenario checks, which name the field and the reason.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.model import Policy
 from ..engine.tracks import ReportBatch, to_us
 from .scan import FIELDS, LONG, MAX_ID, TEXTS, scan_reports
 from .scenario import parse_time
@@ -29,9 +30,10 @@ _GAP = object()
 """In a column, a report without the field."""
 
 
-def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBatch | None:
+def plain_batch(items: list[Any], party: str, not_before: datetime, limits: Policy) -> ReportBatch | None:
     """The reports of ``party`` in ``items`` as one batch in the items' order, or None when any
-    report needs the full checks. Times must not be before ``not_before``."""
+    report needs the full checks. Times must not be before ``not_before``; speeds, climb rates and
+    altitudes must be within the physical limits of ``limits``."""
     n = len(items)
     if not n or set(map(type, items)) != {dict}:
         return None
@@ -79,7 +81,7 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBat
         if not np.isfinite(column if given is None else column[given]).all():
             return None
         numbers[k] = column
-    if not _in_range(numbers):
+    if not _in_range(numbers, limits):
         return None
     texts = columns["t"]
     if set(map(type, texts)) != {str}:
@@ -90,9 +92,10 @@ def plain_batch(items: list[Any], party: str, not_before: datetime) -> ReportBat
                   numbers, not_before)
 
 
-def scanned_batch(body: bytes, ndjson: bool, party: str, not_before: datetime) -> ReportBatch | None:
+def scanned_batch(body: bytes, ndjson: bool, party: str, not_before: datetime, limits: Policy) -> ReportBatch | None:
     """The reports of ``party`` in a request body (a JSON array, or NDJSON) as one batch in the body's
-    order, read straight from the bytes (:mod:`.scan`); None when the body needs the general path."""
+    order, read straight from the bytes (:mod:`.scan`); None when the body needs the general path
+    (which names what is wrong, a value beyond the physical limits of ``limits`` included)."""
     scanned = scan_reports(body, ndjson, party)
     if scanned is None:
         return None
@@ -106,7 +109,7 @@ def scanned_batch(body: bytes, ndjson: bool, party: str, not_before: datetime) -
             if not np.isfinite(column[long]).all():
                 return None
         numbers[FIELDS[f]] = column
-    if not _in_range(numbers):
+    if not _in_range(numbers, limits):
         return None
     texts = [body[a:b].decode("ascii") for a, b in scanned.times]  # a scanned body is plain ASCII
     return _batch(texts, scanned.time_of, scanned.ids, party, numbers, not_before)
@@ -122,11 +125,15 @@ def by_time(whole: ReportBatch) -> list[ReportBatch]:
     return [whole.take(part) for part in np.split(order, cuts)]
 
 
-def _in_range(numbers: dict[str, np.ndarray]) -> bool:
+def _in_range(numbers: dict[str, np.ndarray], limits: Policy) -> bool:
+    """Whether every value is in its range and within the physical limits (NaN, a value not given, is)."""
     lon, lat, speed, course = numbers["lon"], numbers["lat"], numbers["speed_mps"], numbers["course_deg"]
+    climb, alt = numbers["climb_mps"], numbers["alt_m"]
     with np.errstate(invalid="ignore"):
         return not ((np.abs(lon) > 180).any() or (np.abs(lat) > 90).any() or (speed < 0).any()
-                    or (course < 0).any() or (course > 360).any())
+                    or (course < 0).any() or (course > 360).any() or (speed > limits.max_speed_mps).any()
+                    or (np.abs(climb) > limits.max_climb_mps).any() or (alt < limits.min_alt_m).any()
+                    or (alt > limits.max_alt_m).any())
 
 
 def _batch(texts: list[str], time_of: np.ndarray, ids: list[str], party: str, numbers: dict[str, np.ndarray],

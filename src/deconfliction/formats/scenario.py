@@ -239,6 +239,8 @@ class _Builder:
         self.problems: list[Problem] = []
         self.start: datetime | None = None
         self.end: datetime | None = None
+        self.limits = Policy()
+        """The rules reports are checked against: the document's policy, once read."""
 
     def problem(self, path: str, reason: str) -> None:
         self.problems.append(Problem(path, reason))
@@ -259,7 +261,7 @@ class _Builder:
             self.problem("end", "must be after start")
             end = None
         self.start, self.end = start, end
-        policy = self.policy(d.get("policy", {}))
+        policy = self.limits = self.policy(d.get("policy", {}))
         parties = self.parties(d.get("parties", []))
         ids = {p.id for p in parties}
         zones = [self.zone(z, f"zones[{i}]", ids, policy) for i, z in enumerate(d.get("zones", [])) if z]
@@ -289,6 +291,13 @@ class _Builder:
                     "encounter_gap_s"):
             if key in spec and spec[key] < 0:
                 self.problem(f"policy.{key}", "must not be negative")
+        for key in ("max_speed_mps", "max_climb_mps"):
+            if key in spec and spec[key] <= 0:
+                self.problem(f"policy.{key}", "must be above 0")
+        lowest, highest = (spec.get(k, getattr(self.limits, k)) for k in ("min_alt_m", "max_alt_m"))
+        if lowest >= highest:
+            self.problem("policy.max_alt_m" if "max_alt_m" in spec else "policy.min_alt_m",
+                         f"must leave room between min_alt_m ({lowest} m) and max_alt_m ({highest} m)")
         levels = spec.get("escalation")
         if levels is not None:
             if not levels:
@@ -431,6 +440,8 @@ class _Builder:
                 or (course is not None and not 0 <= course <= 360)):
             return None
         alt, climb = spec.get("alt_m"), spec.get("climb_mps")
+        if self.limits.limit_problems(speed, climb, alt):
+            return None
         return Report(t, track, spec["party"], float(lon), float(lat),
                       None if alt is None else float(alt), None if speed is None else float(speed),
                       None if course is None else float(course), None if climb is None else float(climb), order)
@@ -452,6 +463,8 @@ class _Builder:
         course = spec.get("course_deg")
         if course is not None and not 0 <= course <= 360:
             self.problem(f"{path}.course_deg", "must be between 0 and 360 degrees")
+        for name, reason in self.limits.limit_problems(spec.get("speed_mps"), spec.get("climb_mps"), spec.get("alt_m")):
+            self.problem(f"{path}.{name}", reason)
         if len(self.problems) > before:
             return []
         opt = {k: (None if spec.get(k) is None else float(spec[k]))

@@ -134,6 +134,15 @@ SCENARIO_SCHEMA: dict = {
                 "track_timeout_s": {**_NUMBER, "description": "A unit silent this long is no longer compared, seconds."},
                 "encounter_gap_s": {**_NUMBER, "description": "Two units are a new encounter only after being clear "
                                                               "of each other this long, seconds."},
+                "max_speed_mps": {**_NUMBER, "description": "Largest plausible horizontal speed, m/s: reports above it "
+                                                            "are refused, and no faster motion is predicted."},
+                "max_climb_mps": {**_NUMBER, "description": "Largest plausible vertical speed up or down, m/s: "
+                                                            "reports beyond it are refused, and no faster motion is "
+                                                            "predicted."},
+                "min_alt_m": {**_NUMBER, "description": "Lowest plausible altitude above the WGS84 ellipsoid, metres; "
+                                                        "reports below it are refused."},
+                "max_alt_m": {**_NUMBER, "description": "Highest plausible altitude above the WGS84 ellipsoid, metres; "
+                                                        "reports above it are refused."},
             },
         },
         "parties": {

@@ -18,11 +18,17 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon, mapping
 
 from ..errors import GeometryError
 from .nearest import Skeletons, signed_distances_m
-from .wgs84 import geodesic_distance_m, metres_per_degree
+from .wgs84 import geodesic_destination, geodesic_distance_m, metres_per_degree
 
 MAX_VERTICES = 10_000
 POLE_MARGIN_DEG = 0.5
 _MIN_M_PER_DEG_LAT = 110_574.0  # at the equator, the smallest
+_RING_SAMPLES = 3600
+"""Points of a large circle's edge measured for its extent in longitude (every 0.1 degree of azimuth)."""
+_LARGE_CIRCLE_M = 100_000.0
+"""Circles (with their band) larger than this get that measured extent: the bound from the
+latitude's worst metres per degree of longitude is loose by then, and for a circle thousands of
+kilometres across it reaches around the world."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +60,11 @@ class Shape:
     def _compute_bounds_deg(self, margin_m: float) -> tuple[float, float, float, float]:
         x0, y0, x1, y1 = self.skeleton().bounds
         grow_m = self.inflation_m + margin_m
-        dlat = grow_m / _MIN_M_PER_DEG_LAT * 1.001
-        lat_lo, lat_hi = y0 - dlat, y1 + dlat
-        if max(abs(lat_lo), abs(lat_hi)) > 90.0 - POLE_MARGIN_DEG:
-            raise GeometryError(
-                "reaches within 0.5 degrees of a pole, where longitude/latitude edges are ill-defined; "
-                "polar shapes are not supported"
-            )
+        lat_lo, lat_hi = _latitudes(y0, y1, grow_m)
         kx, _ = metres_per_degree(max(abs(lat_lo), abs(lat_hi)))
         dlon = grow_m / float(kx) * 1.001
-        if x0 - dlon < -180.0 or x1 + dlon > 180.0:
-            raise GeometryError(
-                "crosses the antimeridian (longitude +/-180); split it into two shapes, one on each side"
-            )
-        return (x0 - dlon, lat_lo, x1 + dlon, lat_hi)
+        lon_lo, lon_hi = _within_longitudes(x0 - dlon, x1 + dlon)
+        return (lon_lo, lat_lo, lon_hi, lat_hi)
 
     def signed_distance_m(self, lon, lat) -> np.ndarray:
         """Geodesic signed distance (metres) from points to the shape's edge: negative inside, 0 on it."""
@@ -133,6 +130,26 @@ class Circle(Shape):
 
     def to_geojson(self) -> dict:
         return {"type": "Point", "coordinates": [self.lon, self.lat], "radius_m": self.radius_m}
+
+    def _compute_bounds_deg(self, margin_m: float) -> tuple[float, float, float, float]:
+        """A large circle's extent in longitude is measured on its edge: its points every 0.1 degree
+        of azimuth, each widened by the most the edge between two of them can stray from them (half
+        of it: at most 2 pi 6,400 km / 3,600 / 2 = 5.6 km, the reduced length of a geodesic being at
+        most the largest radius of curvature, a^2 / b; in degrees of longitude there)."""
+        grow_m = self.radius_m + margin_m
+        if grow_m <= _LARGE_CIRCLE_M:
+            return Shape._compute_bounds_deg(self, margin_m)
+        lat_lo, lat_hi = _latitudes(self.lat, self.lat, grow_m)
+        azimuths = np.arange(_RING_SAMPLES) * (360.0 / _RING_SAMPLES)
+        lon, lat = geodesic_destination(np.full(_RING_SAMPLES, self.lon), np.full(_RING_SAMPLES, self.lat), azimuths,
+                                        np.full(_RING_SAMPLES, grow_m))
+        east = (np.asarray(lon) - self.lon + 180.0) % 360.0 - 180.0  # from the centre, continuously around
+        bulge_m = np.pi * 6_400_000.0 / _RING_SAMPLES
+        kx, _ = metres_per_degree(np.minimum(np.abs(lat) + bulge_m / _MIN_M_PER_DEG_LAT, 90.0 - POLE_MARGIN_DEG))
+        dlon = bulge_m / kx * 1.001
+        lon_lo, lon_hi = _within_longitudes(self.lon + float((east - dlon).min()),
+                                            self.lon + float((east + dlon).max()))
+        return (lon_lo, lat_lo, lon_hi, lat_hi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +244,27 @@ class Corridor(Shape):
 
     def to_geojson(self) -> dict:
         return {"type": "LineString", "coordinates": [list(p) for p in self.coordinates], "width_m": self.width_m}
+
+
+def _latitudes(y0: float, y1: float, grow_m: float) -> tuple[float, float]:
+    """The latitudes within ``grow_m`` of [y0, y1]; GeometryError when they near a pole."""
+    dlat = grow_m / _MIN_M_PER_DEG_LAT * 1.001
+    lat_lo, lat_hi = y0 - dlat, y1 + dlat
+    if max(abs(lat_lo), abs(lat_hi)) > 90.0 - POLE_MARGIN_DEG:
+        raise GeometryError(
+            "reaches within 0.5 degrees of a pole, where longitude/latitude edges are ill-defined; "
+            "polar shapes are not supported"
+        )
+    return lat_lo, lat_hi
+
+
+def _within_longitudes(lon_lo: float, lon_hi: float) -> tuple[float, float]:
+    """(lon_lo, lon_hi), or GeometryError when they cross the antimeridian."""
+    if lon_lo < -180.0 or lon_hi > 180.0:
+        raise GeometryError(
+            "crosses the antimeridian (longitude +/-180); split it into two shapes, one on each side"
+        )
+    return lon_lo, lon_hi
 
 
 @lru_cache(maxsize=1 << 18)

@@ -62,3 +62,41 @@ def enu_basis(lon_deg, lat_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     north = np.stack([-sp * cl, -sp * sl, cp], axis=-1)
     up = np.stack([cp * cl, cp * sl, sp], axis=-1)
     return east, north, up
+
+
+FLAT_FRAME_MAX_LAT_DEG = 85.0
+"""Steps that start or end farther from the equator than this follow the geodesic."""
+
+
+def dead_reckoned(lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s):
+    """(lon, lat, v_east, v_north), 1-D arrays: points moved on for ``dt_s`` seconds at their velocity.
+
+    A step is taken in the frame of metres per degree at its start, as the engine always has, where
+    that frame holds: within :data:`FLAT_FRAME_MAX_LAT_DEG` of the equator. A step that starts or
+    would end nearer a pole, or past it, follows the geodesic of its course instead (there the
+    frame's degrees of longitude shrink to nothing), with the velocity turned to the course the
+    geodesic has at its end. So positions always come back valid: longitudes within [-180, 180],
+    latitudes within [-90, 90]; a point that cannot be moved (a velocity that is not finite) stays
+    where it is, at rest.
+    """
+    lon, lat, ve, vn, dt = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, dtype=float)) for a in (
+        lon_deg, lat_deg, v_east_mps, v_north_mps, dt_s)))
+    kx, ky = metres_per_degree(lat)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        new_lon, new_lat = lon + ve * dt / kx, lat + vn * dt / ky
+        geodesic = ~(np.maximum(np.abs(lat), np.abs(new_lat)) <= FLAT_FRAME_MAX_LAT_DEG)  # NaN included
+    ve, vn = np.array(ve), np.array(vn)  # the caller's velocities are left as they were
+    if geodesic.any():
+        k = np.flatnonzero(geodesic)
+        speed = np.hypot(ve[k], vn[k])
+        lon2, lat2, back_deg = GEOD.fwd(lon[k], lat[k], np.degrees(np.arctan2(ve[k], vn[k])), speed * dt[k])
+        course = np.radians(np.asarray(back_deg) + 180.0)
+        new_lon[k], new_lat[k] = lon2, lat2
+        ve[k], vn[k] = speed * np.sin(course), speed * np.cos(course)
+    stuck = ~(np.isfinite(new_lon) & (np.abs(new_lat) <= 90.0) & np.isfinite(ve) & np.isfinite(vn))
+    if stuck.any():
+        new_lon[stuck], new_lat[stuck], ve[stuck], vn[stuck] = lon[stuck], lat[stuck], 0.0, 0.0
+    wrap = np.abs(new_lon) > 180.0  # across the antimeridian
+    if wrap.any():
+        new_lon[wrap] = (new_lon[wrap] + 180.0) % 360.0 - 180.0
+    return new_lon, new_lat, ve, vn

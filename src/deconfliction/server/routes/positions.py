@@ -89,7 +89,7 @@ class _Reports:
 
 
 def _read(raw: bytes, ndjson: bool, viewer: Viewer, engine: Engine) -> _Reports:
-    whole = scanned_positions(raw, ndjson, viewer.party)  # the usual shape, read straight into columns
+    whole = scanned_positions(raw, ndjson, viewer.party, engine.policy)  # the usual shape, in columns
     if whole is not None:
         return _Reports(by_time(whole), len(whole), lambda horizon: int(np.argmax(whole.t_us > horizon)),
                         whole.ids.index)
