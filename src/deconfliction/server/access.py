@@ -166,9 +166,9 @@ class Access:
         with view.folded() as (trails, concerns):
             out = [render.unit(track, t.party, t.points, t.last, True) for track, t in trails.items()
                    if t.party == party and t.points]
-            for (viewer, track), concern in concerns.items():
+            for (concerned, track), concern in concerns.items():
                 trail = trails.get(track)
-                if viewer != party or trail is None or trail.party == party:
+                if concerned != party or trail is None or trail.party == party:
                     continue
                 if concern.open(now) and concern.points:
                     unit = render.unit(track, trail.party, concern.points, concern.last, False)
