@@ -188,3 +188,14 @@ def test_the_service_logs_the_commands_a_scenario_replay_builds(world):
         assert r.status_code in (200, 201), r.text
         logged = [e for e in world.service.store.entries(after=size) if e.kind == "command"]
         assert [e.body_json() for e in logged] == [encode(command)], path
+
+
+def test_the_answer_to_a_write_shows_only_the_events_its_sender_may_see(world):
+    world.declare_tanf()
+    world.militia_enters_tanf()  # a warning to militia, relayed by russia; due at minute 17
+    world.clock.set(2 + 15.5)  # the clock has not ticked: the deadline fires with the next command
+    r = world.post("/v1/messages", "un", {"to": "ocha", "kind": "info", "text": "convoy ready"})
+    assert r.status_code == 201, r.text
+    assert all(e.get("message") == r.json()["message"] for e in r.json()["events"]), r.json()
+    assert "message.escalated" not in [e["type"] for e in r.json()["events"]]
+    assert "message.escalated" in [e["type"] for e in world.events("militia")]

@@ -81,13 +81,10 @@ class Access:
         return event_view(event, self.viewer)
 
     def caused(self, events: Iterable[Event]) -> list[dict]:
-        """The events a command caused, in the answer to the party that sent it.
-
-        Known problem: these are every event the command caused, those of deadlines that fell due
-        before it and fired with it included, whether or not the party may see them; the wall clock
-        fires most deadlines on time, before any command, but not all (nor without it, in tests).
-        """
-        return [self.view(e.to_dict()) for e in events]
+        """The events a command caused that the party that sent it may see, in the answer to it:
+        deadlines of other parties' messages that fell due before the command fire with it, and
+        their events are the others' business."""
+        return [self.view(d) for d in (e.to_dict() for e in events) if self.sees(d)]
 
     def conflicts(self, events: Iterable[Event]) -> list[dict]:
         """The plan.conflict events of a declaration, in the answer to the party that declared it."""
