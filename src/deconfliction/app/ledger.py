@@ -23,7 +23,7 @@ from ..errors import DeconflictionError, Refused, ScenarioError
 from ..log.chain import GENESIS, Entry, check_chain, make_entry
 from ..log.merkle import MerkleTree
 from ..log.signing import SigningKey, TreeHead
-from ..log.store import Answer
+from ..log.store import Answer, LogConflict, PartyRecord
 from ..log.verify import check_heads, head_time, heads_after
 from ..times import format_time, parse_instant
 from .commands import run
@@ -43,10 +43,16 @@ class Request:
     prepared: object = None
     payload: bytes | None = None
     """The document the command names by its digest (a batch of reports as sent), logged beside it."""
+    party: PartyRecord | None = None
+    """The record (with its token's hash) of the party a ``party.add`` command adds: stored in the
+    same transaction as the command, so that there is neither without the other."""
 
 
 REBUILD_PAGE = 1_000
 """Entries read from the store at a time when the ledger is rebuilt."""
+
+APPEND_ATTEMPTS = 5
+"""How often a write is tried in all when it finds its entry numbers taken by another writer."""
 
 
 class LedgerError(DeconflictionError):
@@ -154,65 +160,98 @@ class Ledger:
         (:class:`Refused`, :class:`ScenarioError`) gets its error in its place; the others go on.
         A command that fails while it is applied may have left the engine half-changed: the engine
         is rebuilt from the log and the others are applied again without it, so that one party's
-        command cannot fail or corrupt another's. A failed write keeps none of them."""
-        with self.lock:
-            self.catch_up()
-            last_t = self.time
-            seq = self.entries[-1].seq if self.entries else 0
-            prev = self.entries[-1].hash if self.entries else GENESIS
-            new: list[Entry] = []
-            answers = []
-            outcomes: list = []
-            for i, r in enumerate(requests):
-                # the time and the command as the log keeps them: the engine applies exactly what a
-                # replay will read back (a wall clock's microseconds would give other distances)
-                t = r.t if last_t is None or r.t >= last_t else last_t  # the clock stepped back: keep order
-                try:
-                    done = run(self.engine, r.command, t, r.prepared, r.payload, self._apply)
-                except (Refused, ScenarioError) as exc:
-                    outcomes.append(exc)  # refused before any change
-                    continue
-                except Exception as exc:
-                    return self._without(requests, i, exc)
-                events = done.events
-                try:
-                    made = [make_entry(seq + 1, done.stamp, "command", done.command, prev, r.payload, done.body_json)]
-                    for ev in events:
-                        made.append(make_entry(seq + 1 + len(made), done.stamp, "event", ev.to_dict(), made[-1].hash))
-                except Exception:
-                    self._reload()  # applied but not recordable: the engine back to what the store holds
-                    raise
-                last_t, seq, prev = done.t, made[-1].seq, made[-1].hash
-                for e in made:
-                    self.tree.append(e.leaf())
-                new += made
-                reply = r.answer(events) if r.answer is not None else None
-                if r.idempotency is not None and reply is not None:
-                    party, key, request = r.idempotency
-                    answers.append((party, key, Answer(request, reply[0], json.dumps(reply[1], sort_keys=True))))
-                outcomes.append((events, reply))
-            if not new:
-                return outcomes
-            head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), self._head_time()))
-            try:
-                self.store.write(new, head, answers)
-            except Exception:
-                self._reload()  # the engine and the tree back to what the store holds
-                raise
-            for e in new:
-                self._keep(e, in_tree=True)
-            for listener in list(self.listeners):
-                listener(new)
-            return outcomes
+        command cannot fail or corrupt another's. A failed write keeps none of them.
 
-    def _without(self, requests: Sequence[Request], failed: int, error: Exception) -> list:
+        Other processes append to the same log (``deconfliction party add``): the entries they
+        wrote are applied first, and the store's write lock is held from there until the write, so
+        that nobody appends in between. Should the write find its entry numbers taken all the same
+        (by a writer that does not take the lock), the engine is rebuilt from the store, the other's
+        entries with it, and the commands are applied again after them."""
+        with self.lock:
+            for attempt in range(1, APPEND_ATTEMPTS + 1):
+                try:
+                    new, outcomes = self._append(requests)
+                except LogConflict:
+                    if attempt == APPEND_ATTEMPTS:
+                        raise
+                    continue
+                if new:
+                    for e in new:
+                        self._keep(e, in_tree=True)
+                    for listener in list(self.listeners):
+                        listener(new)
+                return outcomes
+            raise AssertionError("unreachable")
+
+    def _append(self, requests: Sequence[Request]) -> tuple[list[Entry], list]:
+        """Catch up with the store, apply the commands and write their entries with a new signed
+        head, all while holding the store's write lock (one transaction). If the write (or its
+        commit) fails, the engine and the tree are rebuilt from what the store holds."""
+        new: list[Entry] = []
+        try:
+            with self.store.appending():
+                self.catch_up()
+                new, answers, parties, outcomes = self._apply_group(requests)
+                if new:
+                    head = self.key.sign(TreeHead(len(self.tree), self.tree.root(), self._head_time()))
+                    self.store.write(new, head, answers, parties)
+        except BaseException:
+            if new:
+                self._reload()
+            raise
+        return new, outcomes
+
+    def _apply_group(self, requests: Sequence[Request]) -> tuple[list[Entry], list, list[PartyRecord], list]:
+        """Apply the commands to the engine and make their entries (their leaves added to the tree):
+        (entries, idempotent answers, party records, outcomes). If it raises, the engine is as the
+        store has it."""
+        last_t = self.time
+        seq = self.entries[-1].seq if self.entries else 0
+        prev = self.entries[-1].hash if self.entries else GENESIS
+        new: list[Entry] = []
+        answers: list = []
+        parties: list[PartyRecord] = []
+        outcomes: list = []
+        for i, r in enumerate(requests):
+            # the time and the command as the log keeps them: the engine applies exactly what a
+            # replay will read back (a wall clock's microseconds would give other distances)
+            t = r.t if last_t is None or r.t >= last_t else last_t  # the clock stepped back: keep order
+            try:
+                done = run(self.engine, r.command, t, r.prepared, r.payload, self._apply)
+            except (Refused, ScenarioError) as exc:
+                outcomes.append(exc)  # refused before any change
+                continue
+            except Exception as exc:
+                return self._without(requests, i, exc)
+            events = done.events
+            try:
+                made = [make_entry(seq + 1, done.stamp, "command", done.command, prev, r.payload, done.body_json)]
+                for ev in events:
+                    made.append(make_entry(seq + 1 + len(made), done.stamp, "event", ev.to_dict(), made[-1].hash))
+            except Exception:
+                self._reload()  # applied but not recordable: the engine back to what the store holds
+                raise
+            last_t, seq, prev = done.t, made[-1].seq, made[-1].hash
+            for e in made:
+                self.tree.append(e.leaf())
+            new += made
+            reply = r.answer(events) if r.answer is not None else None
+            if r.idempotency is not None and reply is not None:
+                party, key, request = r.idempotency
+                answers.append((party, key, Answer(request, reply[0], json.dumps(reply[1], sort_keys=True))))
+            if r.party is not None:
+                parties.append(r.party)
+            outcomes.append((events, reply))
+        return new, answers, parties, outcomes
+
+    def _without(self, requests: Sequence[Request], failed: int, error: Exception) -> tuple:
         """After command ``failed`` failed while it was applied: the engine (and the tree) rebuilt
         from the store, the other commands applied again; the failed one answers ``error``."""
         self._reload()
         if len(requests) == 1:
             raise error
-        outcomes = self.execute_many([r for i, r in enumerate(requests) if i != failed])
-        return [*outcomes[:failed], error, *outcomes[failed:]]
+        new, answers, parties, outcomes = self._apply_group([r for i, r in enumerate(requests) if i != failed])
+        return new, answers, parties, [*outcomes[:failed], error, *outcomes[failed:]]
 
     def catch_up(self) -> None:
         """Apply entries another process (e.g. ``deconfliction party add``) appended since we last looked."""
@@ -261,7 +300,10 @@ class Ledger:
                 return latest
             return self.key.sign(TreeHead(len(self.entries), self.tree.root(), format_time(datetime.now(timezone.utc))))
 
-    def add_party(self, party: Party, t: datetime) -> list[Event]:
-        events, _ = self.execute({"type": "party.add", "id": party.id, "name": party.name,
-                                  "channels": list(party.channels)}, t)
-        return events
+    def add_party(self, party: Party, t: datetime, record: PartyRecord | None = None) -> list[Event]:
+        """Log a ``party.add`` command; ``record`` (the party with its token's hash) is stored with it."""
+        command = {"type": "party.add", "id": party.id, "name": party.name, "channels": list(party.channels)}
+        [outcome] = self.execute_many([Request(command, t, party=record)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome[0]

@@ -2,8 +2,15 @@
 
 One interface, two backends: SQLite (the default: one file, WAL, one writer connection in
 ``BEGIN IMMEDIATE``, readers on their own connections) and PostgreSQL (psycopg 3) for shared
-deployments. Every write is one transaction: a request's log entries, its idempotent answer and
-the new signed head become durable together or not at all. Migrations are numbered.
+deployments. Every write is one transaction: a request's log entries, its idempotent answer (or the
+record of the party its command adds) and the new signed head become durable together or not at all.
+Migrations are numbered.
+
+Several processes may append to one log (the service, and ``deconfliction party add`` beside it).
+Every write holds the log's write lock, across processes (SQLite's write lock, a PostgreSQL advisory
+lock), and refuses entry numbers another writer has stored already (:class:`LogConflict`);
+:meth:`appending` holds the lock from reading the log's end to writing after it, so that a writer
+that holds it never finds its numbers taken.
 """
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +50,15 @@ class StoreError(DeconflictionError):
     code = "store_error"
 
 
+class LogConflict(StoreError):
+    """Entries numbered as entries another writer stored first: the writer's copy of the log is
+    behind the store's (it must read the other's entries, and number its own after them)."""
+
+
+def _conflict(taken: int) -> LogConflict:
+    return LogConflict(f"entry {taken} is taken: another writer appended to the log first")
+
+
 @dataclass(frozen=True, slots=True)
 class PartyRecord:
     """A party as the service knows it; the token itself is never stored, only its hash."""
@@ -69,7 +85,8 @@ class Store(Protocol):
     """What the service needs from persistence."""
 
     def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
-              answers: Sequence[tuple[str, str, Answer]] = ()) -> None: ...
+              answers: Sequence[tuple[str, str, Answer]] = (), parties: Sequence[PartyRecord] = ()) -> None: ...
+    def appending(self) -> AbstractContextManager[None]: ...
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]: ...
     def payload(self, seq: int) -> bytes | None: ...
     def heads(self) -> list[TreeHead]: ...
@@ -108,11 +125,31 @@ class _SQLStore:
                     cur.execute(statement)
                 cur.execute(self._q("INSERT INTO schema_migrations (version) VALUES (?)"), (number,))
 
+    @contextmanager
+    def appending(self) -> Iterator[None]:
+        """Hold the log's write lock, across processes, until the block ends: no other writer appends
+        meanwhile, so the numbers after the last entry read in the block are still free when the
+        block writes them. The writes in the block are one transaction, committed when it ends (none
+        of them if it raises)."""
+        with self._writing():
+            yield
+
     def write(self, entries: Sequence[Entry], head: TreeHead | None = None,
-              answers: Sequence[tuple[str, str, Answer]] = ()) -> None:
-        """Append entries, a signed head and the answers to idempotent requests (party, key, answer)
-        in one transaction."""
+              answers: Sequence[tuple[str, str, Answer]] = (), parties: Sequence[PartyRecord] = ()) -> None:
+        """Append entries, a signed head, the answers to idempotent requests (party, key, answer) and
+        the records of the parties the entries add, in one transaction. :class:`LogConflict` (and
+        nothing written) when another writer stored an entry of one of these numbers first.
+
+        A party's record replaces one of the same id: a party is written only with the entry that
+        adds it to the log, which the log never holds twice, so a record already there is one that
+        an earlier release stored before its entry failed, and its token was never handed out."""
         with self._writing() as cur:
+            if entries:  # a run of numbers: the first of them already stored, if any
+                seqs = {e.seq for e in entries}
+                cur.execute(self._q("SELECT MIN(seq) FROM entries WHERE seq >= ? AND seq <= ?"), (min(seqs), max(seqs)))
+                taken = cur.fetchone()[0]
+                if taken is not None and int(taken) in seqs:
+                    raise _conflict(int(taken))
             cur.executemany(self._q(f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
                             [(e.seq, e.t, e.kind, e.body_json().decode(), e.prev, e.hash, e.payload) for e in entries])
             if head is not None:
@@ -123,6 +160,13 @@ class _SQLStore:
                 cur.executemany(self._q("INSERT INTO idempotency (party, key, request, status, response) "
                                         "VALUES (?, ?, ?, ?, ?)"),
                                 [(party, key, a.request, a.status, a.response) for party, key, a in answers])
+            if parties:
+                cur.executemany(self._q(
+                    "INSERT INTO parties (id, name, token_hash, channels, coordinator, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+                    "token_hash = excluded.token_hash, channels = excluded.channels, "
+                    "coordinator = excluded.coordinator, created = excluded.created, revoked = NULL"),
+                    [_party_row(p) for p in parties])
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq"
@@ -155,9 +199,7 @@ class _SQLStore:
             if cur.fetchone() is not None:
                 raise StoreError(f"party {party.id!r} exists already")
             cur.execute(self._q("INSERT INTO parties (id, name, token_hash, channels, coordinator, created) "
-                                "VALUES (?, ?, ?, ?, ?, ?)"),
-                        (party.id, party.name, party.token_hash, json.dumps(list(party.channels)),
-                         int(party.coordinator), party.created))
+                                "VALUES (?, ?, ?, ?, ?, ?)"), _party_row(party))
 
     def parties(self) -> list[PartyRecord]:
         rows = self._read("SELECT id, name, token_hash, channels, coordinator, created, revoked FROM parties ORDER BY id")
@@ -171,6 +213,10 @@ class _SQLStore:
 
 _ENTRY_COLUMNS = "seq, t, kind, body, prev, hash, payload"
 """The columns of an entry, in the order :func:`_entry` reads them."""
+
+
+def _party_row(p: PartyRecord) -> tuple:
+    return p.id, p.name, p.token_hash, json.dumps(list(p.channels)), int(p.coordinator), p.created
 
 
 def _bytes(value: Any) -> bytes | None:
@@ -202,7 +248,9 @@ class SQLiteStore(_SQLStore):
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._open: sqlite3.Cursor | None = None
+        """The write transaction this store holds (in :meth:`appending`), which writes join."""
         self._local = threading.local()
         try:
             self._writer = self._connect()
@@ -227,15 +275,24 @@ class SQLiteStore(_SQLStore):
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction: BEGIN IMMEDIATE takes the file's write lock, which other processes
+        wait for (up to the busy timeout); inside one already open here, that one."""
         with self._lock:
+            if self._open is not None:
+                yield self._open
+                return
             cur = self._writer.cursor()
             cur.execute("BEGIN IMMEDIATE")
+            self._open = cur
             try:
                 yield cur
+                cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                if self._writer.in_transaction:
+                    cur.execute("ROLLBACK")
                 raise
-            cur.execute("COMMIT")
+            finally:
+                self._open = None
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         conn = getattr(self._local, "conn", None)
@@ -245,6 +302,10 @@ class SQLiteStore(_SQLStore):
 
     def close(self) -> None:
         self._writer.close()
+
+
+LOG_LOCK = 0x6465636F6E666C69
+"""The PostgreSQL advisory lock that writers of a log hold (per database; the key spells "deconfli")."""
 
 
 class PostgresStore(_SQLStore):
@@ -261,14 +322,27 @@ class PostgresStore(_SQLStore):
             self._reader = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._open: Any = None
+        """The write transaction's cursor while one is open (in :meth:`appending`), which writes join."""
         self._read_lock = threading.Lock()
         self.migrate()
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
-        with self._lock, self._writer.transaction(), self._writer.cursor() as cur:
-            yield cur
+        """A write transaction holding the log's advisory lock, which other processes' writers wait
+        for until it ends; inside one already open here, that one."""
+        with self._lock:
+            if self._open is not None:
+                yield self._open
+                return
+            with self._writer.transaction(), self._writer.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+                self._open = cur
+                try:
+                    yield cur
+                finally:
+                    self._open = None
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self._read_lock, self._reader.cursor() as cur:
@@ -285,15 +359,29 @@ class MemoryStore:
 
     def __init__(self, entries: Sequence[Entry] = (), heads: Sequence[TreeHead] = ()):
         self._entries, self._heads = list(entries), list(heads)
+        self._seqs = {e.seq for e in self._entries}
         self._answers: dict[tuple[str, str], Answer] = {}
         self._parties: dict[str, PartyRecord] = {}
+        self._lock = threading.RLock()
 
-    def write(self, entries, head=None, answers=()) -> None:
-        self._entries += list(entries)
-        if head is not None:
-            self._heads.append(head)
-        for party, key, a in answers:
-            self._answers[(party, key)] = a
+    @contextmanager
+    def appending(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def write(self, entries, head=None, answers=(), parties=()) -> None:
+        with self._lock:
+            taken = [e.seq for e in entries if e.seq in self._seqs]
+            if taken:
+                raise _conflict(min(taken))
+            self._entries += list(entries)
+            self._seqs.update(e.seq for e in entries)
+            if head is not None:
+                self._heads.append(head)
+            for party, key, a in answers:
+                self._answers[(party, key)] = a
+            for p in parties:
+                self._parties[p.id] = p
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         out = [e for e in self._entries if e.seq > after]

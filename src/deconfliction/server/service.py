@@ -85,15 +85,21 @@ class Service:
     def add_party(self, party_id: str, name: str = "", channels: tuple[str, ...] = (),
                   coordinator: bool = False) -> str:
         """Register a party; returns its bearer token (shown once, stored only as a hash)."""
+        from ..errors import Refused
+        from ..log.store import StoreError
         token = new_token()
         record = PartyRecord(party_id, name, token_hash(token), channels, coordinator, format_time(self.clock()))
+        exists = StoreError(f"party {party_id!r} exists already")
         with self.ledger.lock:
             self.ledger.catch_up()
             if party_id in self.ledger.engine.parties:
-                from ..log.store import StoreError
-                raise StoreError(f"party {party_id!r} exists already")
-            self.store.add_party(record)
-            self.ledger.add_party(Party(party_id, name, channels), self.clock())
+                raise exists
+            try:  # the record is stored with the party's log entry, in one transaction, or not at all
+                self.ledger.add_party(Party(party_id, name, channels), self.clock(), record)
+            except Refused:
+                if party_id in self.ledger.engine.parties:  # added by another process meanwhile
+                    raise exists from None
+                raise
         self._records = self.store.parties()
         return token
 
