@@ -13,7 +13,7 @@ from deconfliction.log.chain import check_chain
 from deconfliction.log.signing import SigningKey
 from deconfliction.log.store import MemoryStore, PartyRecord, StoreError
 from deconfliction.log.verify import check_log
-from deconfliction.server.access import token_hash
+from deconfliction.server.tokens import token_hash
 from deconfliction.server.service import Service, Settings
 
 T0 = datetime(2017, 6, 6, 5, 0, tzinfo=UTC)

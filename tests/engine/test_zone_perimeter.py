@@ -57,7 +57,7 @@ def test_a_zones_own_perimeter_decides_where_it_is_approached():
     engine = Engine(Policy(perimeter_m=POLICY_BAND_M), [Party("coalition"), Party("militia")])
     for zone in zones():
         engine.declare_zone(zone, T0)
-    assert {z.id: engine.band_m(z) for z in engine.zones.values()} == {"wide": 20_000, "narrow": 1_000,
+    assert {z.id: engine.perimeter_m(z) for z in engine.zones.values()} == {"wide": 20_000, "narrow": 1_000,
                                                                        "plain": POLICY_BAND_M}
     t = T0 + timedelta(minutes=1)
     reports = [Report(t, track(z, km), "militia", *north_of(z, km)) for z in CENTRES for km in DISTANCES_KM]

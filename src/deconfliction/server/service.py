@@ -100,7 +100,6 @@ class Service:
                 if party_id in self.ledger.engine.parties:  # added by another process meanwhile
                     raise exists from None
                 raise
-        self._records = self.store.parties()
         return token
 
     def revoke(self, party_id: str) -> bool:
