@@ -20,8 +20,8 @@ from deconfliction.formats.scenario import _KeepTimesAsText
 
 ROOT = Path(__file__).resolve().parents[1]
 AT_TANF = ROOT / "examples" / "at-tanf.yaml"
-CONTRACT = Path(__file__).parents[1] / ".." / "shared" / "contract"
-needs_contract = pytest.mark.skipif(not CONTRACT.is_dir(), reason="the shared contract examples are not here")
+CONTRACT = Path(__file__).parent / "data" / "contract"
+"""The contract examples, the project's own copy (tests/test_contract.py replays them)."""
 
 # plan-basic of the contract, inline: convoy meets patrol (08:00-09:00) and overflight meets convoy
 # (09:00-10:00); overflight and patrol only touch in time (09:00), which is no conflict: windows are half-open.
@@ -284,7 +284,6 @@ def test_check_of_at_tanf_agrees_with_the_replay(capsys):
     assert checked == replayed and len(checked) == 3
 
 
-@needs_contract
 def test_check_of_the_contract_plan_example(capsys):
     code, out, _ = run(capsys, "check", CONTRACT / "plan-basic.yaml", "--format", "json")
     assert code == 1
@@ -293,7 +292,6 @@ def test_check_of_the_contract_plan_example(capsys):
     assert [(c["operation"], c["other"]) for c in json.loads(out)] == [(e["operation"], e["other"]) for e in expected]
 
 
-@needs_contract
 def test_check_of_the_contract_zone_example_finds_no_plan_conflict(capsys):
     code, out, _ = run(capsys, "check", CONTRACT / "zone-basic.yaml")
     assert code == 0 and re.search(r"\b0 conflicts\b", out)

@@ -24,7 +24,7 @@ from deconfliction import Problem, ScenarioError, load_scenario
 from deconfliction.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = Path(__file__).parents[2] / ".." / "shared" / "contract"
+CONTRACT = Path(__file__).parents[1] / "data" / "contract"
 EXAMPLES = ROOT / "examples"
 
 START, END = "2017-06-06T00:00:00Z", "2017-06-07T00:00:00Z"
@@ -616,7 +616,6 @@ def test_every_bad_csv_line_is_listed_with_its_line_number(tmp_path):
 CONTRACT_EXAMPLES = ["zone-basic", "plan-basic", "relay-basic"]
 
 
-@pytest.mark.skipif(not CONTRACT.is_dir(), reason="the shared contract examples are not here")
 @pytest.mark.parametrize("name", CONTRACT_EXAMPLES)
 def test_contract_examples_load_without_problems(name):
     scenario = load_scenario(CONTRACT / f"{name}.yaml")
