@@ -41,7 +41,7 @@ def test_incident_carries_its_notification_record(brief):
     [incident] = brief["incidents"]
     items = {n["item"]: n for n in incident["notified"]}
     told = {(t["party"], t.get("message")): t for t in items["un-rukban-convoy"]["told"]}
-    assert told[("pro-regime", "un-notify-pro-regime")]["acknowledged_at"] == "2017-06-06T00:25:00Z"
+    assert told[("pro-regime", "notify/un-rukban-convoy/pro-regime/1")]["acknowledged_at"] == "2017-06-06T00:25:00Z"
     assert items["un-rukban-convoy"]["not_told"] == []
 
 

@@ -75,6 +75,8 @@ def _zone_step(t: datetime, z: Zone) -> Step:
     if z.perimeter_m is not None:
         spec["perimeter_m"] = z.perimeter_m
     spec.update(_band_and_window(z.volume))
+    if z.notify:
+        spec["notify"] = list(z.notify)
     return Step(t, z.parties[0] if z.parties else "", "/v1/zones", spec, f"zone {z.id}")
 
 
@@ -83,6 +85,8 @@ def _operation_spec(op: Operation) -> dict:
                             "volumes": [{"geometry": v.shape.to_geojson(), **_band_and_window(v)} for v in op.volumes]}
     if op.name:
         spec["name"] = op.name
+    if op.notify:
+        spec["notify"] = list(op.notify)
     return spec
 
 

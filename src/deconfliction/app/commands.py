@@ -157,7 +157,7 @@ def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payl
         if kind == "positions":
             return _report(engine, prepared, t)
         if kind == "zone.declare":
-            return engine.declare_zone(prepared, t)
+            return engine.declare_zone(prepared, t, command.get("party"))
         if kind == "operation.declare":
             return engine.declare_operation(prepared, t)
         if kind == "incident.report":
@@ -173,7 +173,7 @@ def _party_add(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 def _zone(engine: Engine, c: dict, t: datetime) -> list[Event]:
     [zone] = parse_items(engine, "zones", [c["zone"]]).zones
-    return engine.declare_zone(zone, t)
+    return engine.declare_zone(zone, t, c.get("party"))
 
 
 def _operation(engine: Engine, c: dict, t: datetime) -> list[Event]:

@@ -37,6 +37,20 @@ def message_key_parts(message_id: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in message_id.split("/")]
 
 
+NOTIFICATION = "notification"
+"""The kind of the messages a declaration's ``notify`` sends."""
+
+
+def notification_id(item: str, party: str) -> str:
+    """The id of the notification of zone or operation ``item`` to ``party``: ``notify/ITEM/PARTY/1``
+    (four parts: no warning's id has four)."""
+    return message_key("notify", item, party, 1)
+
+
+def _window(w) -> dict:
+    return {"start": w.start, "end": w.end}
+
+
 @dataclass(frozen=True, slots=True)
 class UnitInside:
     """A unit inside a zone its party is not allowed in, as of the unit's last report."""
@@ -118,8 +132,10 @@ class Engine:
         return events
 
     # -- declarations -------------------------------------------------------------------------
-    def declare_zone(self, zone: Zone, t: datetime) -> list[Event]:
-        """Add a zone; returns its declaration and any conflicts with operations already declared."""
+    def declare_zone(self, zone: Zone, t: datetime, by: str | None = None) -> list[Event]:
+        """Add a zone; returns its declaration and any conflicts with operations already declared,
+        then the notifications ``by`` (one of the zone's parties; the first when not given) sends
+        to the parties in ``zone.notify``."""
         if zone.id in self.zones or zone.id in self.operations:
             raise Refused(f"id {zone.id!r} is already declared")
         zone.shape.bounds_deg(self.perimeter_m(zone))  # rejects shapes the index cannot hold
@@ -133,6 +149,12 @@ class Engine:
         for op in (self.operations[k] for k in self._plans.candidates([zone.volume])):
             for c in conflicts_with_zones(op, [zone]):
                 events += self._conflict(t, c)
+        if zone.notify:
+            sender = by if by in zone.parties else zone.parties[0]
+            events += self._notify(t, sender, zone, "zone", {
+                "name": zone.name, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed),
+                "perimeter_m": self.perimeter_m(zone), "geometry": zone.shape.to_geojson(),
+                "altitude": zone.altitude.to_json(), "window": _window(zone.window)})
         return events
 
     def declare_operation(self, op: Operation, t: datetime) -> list[Event]:
@@ -147,6 +169,30 @@ class Engine:
         events.append(self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party}))
         for c in found:
             events += self._conflict(t, c)
+        if op.notify:
+            events += self._notify(t, op.party, op, "operation", {"name": op.name, "volumes": [
+                {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(), "window": _window(v.window)}
+                for v in op.volumes]})
+        return events
+
+    def _notify(self, t: datetime, sender: str, item: Zone | Operation, kind: str, told: dict) -> list[Event]:
+        """A notification of the item from ``sender`` to each party in ``item.notify``: a message of
+        kind ``notification`` whose ``message.sent`` event carries what the party is told (the
+        item's geometry, altitude and window, under ``notified``). It must be acknowledged by the
+        deadline, and escalates through the policy's levels until it is (its kind stays
+        ``notification``; the level is on each ``message.escalated``). Its id is
+        ``notify/ITEM/PARTY/1`` (:func:`notification_id`)."""
+        events: list[Event] = []
+        for party in item.notify:
+            if party == sender or party not in self.parties:
+                continue
+            message_id = notification_id(item.id, party)
+            if message_id in self.channel.messages:
+                continue
+            text = f"Notification of {kind} {item.id}" + (f" ({item.name})" if item.name else "") + ". Acknowledge receipt."
+            message = Message(message_id, sender, party, NOTIFICATION, text, item.id, t, cause=f"cause:{message_id}",
+                              extra={"notified": {"item": item.id, "item_kind": kind, **told}}, level=0)
+            events += self._emit(t, self.channel.send(t, message))
         return events
 
     def check_operation(self, op: Operation) -> list[PlanConflict]:

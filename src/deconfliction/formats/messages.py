@@ -62,13 +62,16 @@ def _unknown(what: str, value: str, known) -> str:
 
 
 def automatic_ids(zones: dict, operations: dict, tracks: set[str]) -> callable:
-    """A test for the ids the engine gives automatic warnings: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION."""
+    """A test for the ids the engine gives automatic messages: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION,
+    notify/ITEM/PARTY/1 (a declaration's notification)."""
     def known(message_id: str) -> bool:
         parts = message_key_parts(message_id)
         if len(parts) == 3:
             return parts[0] in zones and parts[1] in tracks and parts[2].isdigit() and int(parts[2]) > 0
         if len(parts) == 2:
             return parts[0] in operations and (parts[1] in zones or parts[1] in operations)
+        if len(parts) == 4:  # a notification: notify/ITEM/PARTY/1
+            return parts[0] == "notify" and (parts[1] in zones or parts[1] in operations) and parts[3] == "1"
         return False
     return known
 
@@ -104,7 +107,7 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             if spec[key] not in scripted and not automatic(spec[key]):
                 builder.problem(f"{path}.{key}", _unknown("message", spec[key], scripted)
                                 + " (answer a message of this file, or an automatic warning "
-                                  "ZONE/TRACK/N, OPERATION/ZONE or OPERATION/OTHER-OPERATION)")
+                                  "ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OTHER-OPERATION or notify/ITEM/PARTY/1)")
             elif t is not None and spec[key] in sent_at and t < sent_at[spec[key]]:
                 builder.problem(f"{path}.t", f"is before message {spec[key]!r} was sent")
             if t is not None:

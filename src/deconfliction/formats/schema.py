@@ -42,6 +42,11 @@ _SHAPED = {
     "altitude": _ALTITUDE,
     "window": _WINDOW,
 }
+_NOTIFY = {"type": "array", "items": _ID,
+           "description": "Parties to notify: each is sent a message of kind notification (relayed where there is "
+                          "no direct line) carrying the item's geometry, altitude and window, to acknowledge by the "
+                          "deadline; from delivery on it sees the item. Not the declaring party (nor, for a zone, "
+                          "any of its parties), and each party once."}
 _REPORT = {
     "type": "object",
     "required": ["t", "id", "party", "lon", "lat"],
@@ -164,6 +169,7 @@ SCENARIO_SCHEMA: dict = {
                     "allowed": {"type": "array", "items": _ID,
                                 "description": "Parties that may be inside without a warning (default: parties)."},
                     "perimeter_m": {**_NUMBER, "description": "Warning band for this zone, metres."},
+                    "notify": _NOTIFY,
                     **_SHAPED,
                 },
             },
@@ -175,6 +181,7 @@ SCENARIO_SCHEMA: dict = {
                 "properties": {
                     "id": _ID, "name": {"type": "string"}, "party": _ID,
                     "priority": {"type": "integer", "description": "Higher wins."},
+                    "notify": _NOTIFY,
                     "volumes": {"type": "array", "minItems": 1, "items": {
                         "type": "object", "required": ["geometry"], "additionalProperties": False,
                         "properties": copy.deepcopy(_SHAPED)}},
