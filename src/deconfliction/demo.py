@@ -117,12 +117,12 @@ def _message_path(message_id: str, action: str) -> str:
 
 def _command_step(c) -> Step:
     if isinstance(c, ScriptedMessage):
-        spec = {"id": c.id, "to": c.to, "kind": c.kind}
+        spec = {"id": c.id, "kind": c.kind, **({"to_area": c.area} if c.area is not None else {"to": c.to})}
         if c.text:
             spec["text"] = c.text
         if c.ref is not None:
             spec["ref"] = c.ref
-        return Step(c.t, c.sender, "/v1/messages", spec, f"message {c.id} ({c.kind}) from {c.sender} to {c.to}")
+        return Step(c.t, c.sender, "/v1/messages", spec, f"message {c.id} ({c.kind}) from {c.sender} to {c.to or 'an area'}")
     if isinstance(c, Acknowledgement):
         return Step(c.t, c.by, _message_path(c.message, "ack"), None, f"acknowledgement of {c.message} by {c.by}")
     if isinstance(c, Disowning):

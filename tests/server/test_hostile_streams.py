@@ -137,6 +137,13 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
         return "/v1/operations", party, operation
     if what == "message":
         body = {"to": other, "kind": draw(st.sampled_from(["info", "warning", "request", ""])), "text": draw(texts)}
+        if draw(st.booleans()):  # an area broadcast (leaflets), now and then with "to" as well, or a bad area
+            area = draw(st.one_of(geometry(), geometry(), geometry(), absurd))
+            if isinstance(area, dict) and draw(st.booleans()):
+                area["window"] = draw(window(clock))
+            body["to_area"] = area
+            if draw(st.sampled_from([True] * 5 + [False])):
+                del body["to"]
         if draw(st.booleans()):
             body["id"] = draw(ids)
         return "/v1/messages", party, body

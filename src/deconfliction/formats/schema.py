@@ -71,12 +71,18 @@ _TRACK_FILE = {
 
 _MESSAGE = {
     "type": "object",
-    "required": ["t", "from", "to", "kind"],
+    "required": ["t", "from", "kind"],
     "additionalProperties": False,
     "properties": {
         "t": _TIME, "id": {**_ID, "pattern": r"^[^\s/]+$", "description": "Message id (no '/', which automatic "
                                                                           "warnings use); default msg-N."},
-        "from": _ID, "to": _ID,
+        "from": _ID, "to": {**_ID, "description": "The addressee (or give to_area instead)."},
+        "to_area": {"type": "object", "required": ["geometry"], "additionalProperties": False,
+                    "description": "An area broadcast instead of an addressee: every party with units inside "
+                                   "the area when it is sent, or reported inside it within its window, receives "
+                                   "it once. A shape as a zone's (geometry with radius_m or width_m) and an "
+                                   "optional window (not already over).",
+                    "properties": {k: _SHAPED[k] for k in ("geometry", "radius_m", "width_m", "window")}},
         "kind": {"type": "string", "minLength": 1,
                  "description": "advisory, warning, final_warning (the escalation levels) or any other word."},
         "text": {"type": "string"},

@@ -61,6 +61,11 @@ class Access:
             m = self.engine.message(event.get("message", ""))
             route = m.route if m is not None else ()
             return coordinator or p in (event.get("from"), event.get("to"), event.get("by")) or p in route
+        if kind == "broadcast.sent":
+            b = self.engine.broadcast_record(event["broadcast"])
+            return coordinator or p == event["from"] or (b is not None and p in dict(b.reached))
+        if kind == "broadcast.reached":
+            return coordinator or p in (event["from"], event["party"])
         if kind in _ZONE_TRACKING:
             zone = self.engine.zones.get(event["zone"])
             return p == event["party"] or (zone is not None and p in zone.parties)
