@@ -62,3 +62,35 @@ def test_a_silent_unit_is_not_counted_as_inside():
     put(e, 0, ("p1", "pro-regime", IN))
     sent = e.broadcast(at(10 + e.policy.track_timeout_s / 60), "b", "coalition", AREA, TimeWindow(), "info")
     assert reached(sent) == []
+
+
+def _doc(message: dict) -> dict:
+    return {"scenario": 1, "start": "2017-06-06T00:00:00Z", "parties": [{"id": "coalition"}, {"id": "russia"}],
+            "messages": [{"t": "2017-06-06T01:00:00Z", "from": "coalition", "kind": "leaflet", **message}]}
+
+
+AREA_SPEC = {"geometry": {"type": "Point", "coordinates": [38, 33.7]}, "radius_m": 10000}
+
+
+@pytest.mark.parametrize("message, path", [
+    ({"to": "russia", "to_area": AREA_SPEC}, "messages[0].to_area"),
+    ({}, "messages[0].to"),
+    ({"to_area": AREA_SPEC | {"window": {"end": "2017-06-06T01:00:00Z"}}}, "messages[0].to_area.window.end"),
+    ({"to_area": {"geometry": {"type": "Point", "coordinates": [38, 33.7]}}}, "messages[0].to_area.radius_m"),
+])
+def test_bad_area_messages_in_a_scenario_are_named(message, path):
+    from deconfliction.errors import ScenarioError
+    from deconfliction.formats.scenario import parse_scenario
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(_doc(message))
+    assert path in [p.path for p in err.value.problems], err.value.problems
+
+
+def test_the_example_drops_leaflets_on_the_highway():
+    from pathlib import Path
+    from deconfliction import load_scenario
+    from deconfliction.replay import replay
+    example = Path(__file__).resolve().parents[2] / "examples" / "at-tanf.yaml"
+    events = [e for e in replay(load_scenario(example)) if e.type.startswith("broadcast.")]
+    assert [(e.type, e.fields.get("party"), e.fields.get("via")) for e in events] == [
+        ("broadcast.sent", None, None), ("broadcast.reached", "pro-regime", "channel")]
