@@ -41,7 +41,7 @@ def test_incident_carries_its_notification_record(brief):
     [incident] = brief["incidents"]
     items = {n["item"]: n for n in incident["notified"]}
     told = {(t["party"], t.get("message")): t for t in items["un-rukban-convoy"]["told"]}
-    assert told[("pro-regime", "un-notify-pro-regime")]["acknowledged_at"] == "2017-06-06T00:25:00Z"
+    assert told[("pro-regime", "notify/un-rukban-convoy/pro-regime/1")]["acknowledged_at"] == "2017-06-06T00:25:00Z"
     assert items["un-rukban-convoy"]["not_told"] == []
 
 
@@ -71,3 +71,20 @@ def test_bad_day_is_a_usage_error(capsys):
         main(["brief", str(EXAMPLE), "--day", "6 June"])
     assert exit_.value.code == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_the_brief_shows_who_was_notified_and_who_acknowledged(brief):
+    rows = {(n["item"], n["to"]): n for n in brief["notifications"]}
+    assert set(rows) == {(item, party) for item in ("rukban", "un-rukban-convoy")
+                         for party in ("coalition", "russia", "pro-regime")}
+    assert rows[("rukban", "pro-regime")]["route"] == "un -> russia -> pro-regime"
+    assert rows[("un-rukban-convoy", "pro-regime")]["acknowledged"] == "2017-06-06T00:25:00Z"
+    assert all(n["from"] == "un" and n["state"] == "acknowledged" for n in rows.values())
+    assert not [w for w in brief["open_warnings"] if w["message"].startswith("notify/")]
+    [incident] = brief["incidents"]
+    convoy = next(n for n in incident["notified"] if n["item"] == "un-rukban-convoy")
+    told = {(t["party"], t["how"]): t["acknowledged_at"] for t in convoy["told"]}
+    assert told[("pro-regime", "notification")] == "2017-06-06T00:25:00Z"
+    assert told[("russia", "relayed")] == "2017-06-06T00:20:00Z"
+    text = brief_markdown(brief)
+    assert "## Notifications" in text and "| un-rukban-convoy | un | pro-regime | un -> russia -> pro-regime |" in text

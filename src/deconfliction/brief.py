@@ -5,7 +5,7 @@ from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
 
 from .engine.channel import MessageState
-from .engine.core import Engine
+from .engine.core import NOTIFICATION, Engine
 from .engine.events import Event, EventType, format_time
 from .formats.scenario import Scenario
 from .replay import replay
@@ -25,6 +25,7 @@ def build_brief(scenario: Scenario, day: date) -> dict:
         "as_of": format_time(as_of),
         "scenario": scenario.name,
         "open_warnings": _open_warnings(engine, as_of),
+        "notifications": _notifications(engine),
         "unacknowledged": _unacknowledged(engine, as_of),
         "units_inside": _units_inside(engine, events),
         "plan_conflicts": _plan_conflicts(events, start, end),
@@ -42,11 +43,25 @@ def _duration(seconds: float) -> str:
 def _open_warnings(engine: Engine, as_of: datetime) -> list[dict]:
     out = []
     for m in engine.messages():
-        if not m.warning or not m.open:
+        if not m.warning or not m.open or m.kind == NOTIFICATION:
             continue
         out.append({"message": m.id, "from": m.sender, "to": m.to, "level": m.kind, "ref": m.ref,
                     "sent": format_time(m.sent_at), "state": str(m.state),
                     "deadline": m.deadline and format_time(m.deadline)})
+    return out
+
+
+def _notifications(engine: Engine) -> list[dict]:
+    """Every notification a declaration sent (``notify``): of what, from whom, to whom, over which
+    route, when delivered, and whether and when the notified party acknowledged it."""
+    out = []
+    for m in engine.messages():
+        if not m.warning or m.kind != NOTIFICATION:
+            continue
+        out.append({"message": m.id, "item": m.ref, "from": m.sender, "to": m.to, "state": str(m.state),
+                    "route": " -> ".join(m.route) if m.delivered_at else None,
+                    "delivered": m.delivered_at and format_time(m.delivered_at),
+                    "acknowledged": m.acknowledged_at and format_time(m.acknowledged_at)})
     return out
 
 
@@ -103,6 +118,8 @@ def brief_markdown(brief: dict) -> str:
 
     table("Open warnings", brief["open_warnings"], ["message", "from", "to", "level", "ref", "sent", "deadline"],
           "No warning is open.")
+    table("Notifications (who was notified of what, and who acknowledged)", brief.get("notifications", []),
+          ["item", "from", "to", "route", "delivered", "acknowledged", "state"], "No item was notified.")
     table("Messages not acknowledged", brief["unacknowledged"],
           ["message", "from", "to", "kind", "state", "sent", "deadline", "overdue"],
           "No message is waiting for an acknowledgement.")

@@ -182,6 +182,13 @@ def _describe(d: dict) -> tuple[str, str]:
         covered = ", ".join(f"{n['kind']} {n['item']} (told: {', '.join(sorted({e['party'] for e in n['told']})) or 'nobody'})"
                             for n in d["notified"]) or "no declared zone or plan"
         return d["reporter"], f"{d['kind']} {d['incident']}: covered by {covered}"
+    if kind == "broadcast.sent":
+        w = d["window"]
+        until = f" until {w['end']}" if w.get("end") else ""
+        return d["from"], f"{d['kind']} {d['broadcast']} to whoever is in a {d['area']['type']} area{until}: {d['text']}"
+    if kind == "broadcast.reached":
+        how = "over the lines" if d["via"] == "channel" else "by the broadcast only (no line)"
+        return f"{d['from']} -> {d['party']}", f"{d['broadcast']} reached {d['party']} {how} ({d['message']})"
     rest = {k: v for k, v in d.items() if k not in ("seq", "t", "type")}
     return "", json.dumps(rest)
 

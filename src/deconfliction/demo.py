@@ -75,6 +75,8 @@ def _zone_step(t: datetime, z: Zone) -> Step:
     if z.perimeter_m is not None:
         spec["perimeter_m"] = z.perimeter_m
     spec.update(_band_and_window(z.volume))
+    if z.notify:
+        spec["notify"] = list(z.notify)
     return Step(t, z.parties[0] if z.parties else "", "/v1/zones", spec, f"zone {z.id}")
 
 
@@ -83,6 +85,8 @@ def _operation_spec(op: Operation) -> dict:
                             "volumes": [{"geometry": v.shape.to_geojson(), **_band_and_window(v)} for v in op.volumes]}
     if op.name:
         spec["name"] = op.name
+    if op.notify:
+        spec["notify"] = list(op.notify)
     return spec
 
 
@@ -113,12 +117,12 @@ def _message_path(message_id: str, action: str) -> str:
 
 def _command_step(c) -> Step:
     if isinstance(c, ScriptedMessage):
-        spec = {"id": c.id, "to": c.to, "kind": c.kind}
+        spec = {"id": c.id, "kind": c.kind, **({"to_area": c.area} if c.area is not None else {"to": c.to})}
         if c.text:
             spec["text"] = c.text
         if c.ref is not None:
             spec["ref"] = c.ref
-        return Step(c.t, c.sender, "/v1/messages", spec, f"message {c.id} ({c.kind}) from {c.sender} to {c.to}")
+        return Step(c.t, c.sender, "/v1/messages", spec, f"message {c.id} ({c.kind}) from {c.sender} to {c.to or 'an area'}")
     if isinstance(c, Acknowledgement):
         return Step(c.t, c.by, _message_path(c.message, "ack"), None, f"acknowledgement of {c.message} by {c.by}")
     if isinstance(c, Disowning):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from itertools import groupby
 
-from .app.commands import (ack_command, channel_command, disown_command, incident_command, message_command,
+from .app.commands import (ack_command, broadcast_command, channel_command, disown_command, incident_command, message_command,
                            operation_command, run, zone_command)
 from .engine.core import Engine
 from .engine.events import Event
@@ -63,6 +63,8 @@ def _run(engine: Engine, command: dict, t: datetime, prepared=None) -> list[Even
 
 def _command(c) -> tuple:
     """(command, time, prepared value) of a scripted item."""
+    if isinstance(c, ScriptedMessage) and c.area is not None:
+        return broadcast_command(c.id, c.sender, c.area, c.kind, c.text, c.ref), c.t
     if isinstance(c, ScriptedMessage):
         return message_command(c.id, c.sender, c.to, c.kind, c.text, c.ref), c.t
     if isinstance(c, Acknowledgement):

@@ -28,12 +28,18 @@ def tanf(world):
     world.clock.set(4)
     assert world.post("/v1/operations", "coalition", _plan("c-op")).status_code == 201
     assert world.post("/v1/operations", "militia", _plan("m-op")).json()["conflicts"]
+    told = {"id": "c-told", "notify": ["militia"], "volumes": [
+        {"geometry": {"type": "Point", "coordinates": [35.0, 35.5]}, "radius_m": 1000, "window": WINDOW}]}
+    assert world.post("/v1/operations", "coalition", told).status_code == 201
     world.clock.set(5)
     assert world.post("/v1/incidents", "russia", {"id": "i-1", "kind": "strike", "geometry": {
         "type": "Point", "coordinates": TANF_CENTRE}}).status_code == 201
     world.clock.set(6)
     assert world.post("/v1/messages", "un", {"id": "m-un", "to": "ocha", "kind": "info",
                                               "text": "Convoy tomorrow"}).status_code == 201
+    # leaflets over the zone: the militia's u1 is inside, so the militia is reached (via Russia)
+    assert world.post("/v1/messages", "coalition", {"id": "b-1", "kind": "warning", "text": "Keep out", "to_area": {
+        "geometry": {"type": "Point", "coordinates": TANF_CENTRE}, "radius_m": 5000}}).status_code == 201
     return world
 
 
@@ -52,15 +58,21 @@ ITEMS = {
     "warnings about the plans": _message("c-op/m-op", "m-op/c-op"),
     "incident": lambda e: e["type"] == "incident.reported",
     "un's message": _message("m-un"),
+    "c-told declared": lambda e: e["type"] == "operation.declared" and e["operation"] == "c-told",
+    "notification of c-told": _message("notify/c-told/militia/1"),
+    "leaflets b-1": lambda e: e["type"].startswith("broadcast.") and e["broadcast"] == "b-1",
 }
 Y, N, ANY = True, False, None
 SEES = {
-    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un
-    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N),
-    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N),
-    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N),
-    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y),
-    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y),
+    # c-told: the coalition's plan notified to the militia (relayed by Russia, which carries it)
+    # b-1: the coalition's area broadcast, reaching the militia (Russia relays the copy, as a
+    # message, but is not told of the broadcast)
+    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un c-told notif b-1
+    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y,     Y,    Y),
+    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y,     Y,    N),
+    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y,     Y,    Y),
+    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N,     N,    N),
+    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY,   Y,    Y),
 }
 
 
@@ -98,9 +110,11 @@ def test_message_events_are_seen_only_by_sender_addressee_intermediaries_and_coo
                 assert party in involved or party == "ocha", (party, e)
     # and every one of them sees every event of the messages they are involved in
     for mid, m in messages.items():
-        all_events = [e for e in views["ocha"] if e.get("message") == mid]
+        def of(events):
+            return [e for e in events if e.get("message") == mid and e["type"].startswith("message.")]
+        all_events = of(views["ocha"])
         for party in {m.sender, m.to, *m.route} - {"waiting"}:
-            assert [e for e in views[party] if e.get("message") == mid] == all_events, (party, mid)
+            assert of(views[party]) == all_events, (party, mid)
 
 
 def test_detections_are_seen_by_the_units_party_and_the_zones_parties_only(views):
@@ -120,9 +134,15 @@ def test_the_zone_list_of_each_party(tanf):
 def test_the_operation_list_of_each_party(tanf):
     coalition = {o["id"] for o in tanf.get("/v1/operations", "coalition")}
     militia = {o["id"] for o in tanf.get("/v1/operations", "militia")}
-    assert "c-op" in coalition and coalition <= {"c-op", "m-op"}
-    assert "m-op" in militia and militia <= {"c-op", "m-op"}
-    assert tanf.get("/v1/operations", "russia") == []
+    assert "c-op" in coalition and coalition <= {"c-op", "m-op", "c-told"}
+    assert {"m-op", "c-told"} <= militia <= {"c-op", "m-op", "c-told"}
+    # the notified plan is shown as notified (its volumes, no priority); the conflicting one only
+    # as far as the conflict needs
+    shown = {o["id"]: o for o in tanf.get("/v1/operations", "militia")}
+    assert shown["c-told"]["notified"] is True and "priority" not in shown["c-told"]
+    assert "volumes" not in shown["c-op"]
+    # Russia relayed the notification: it carries what it says, and sees that plan only
+    assert [o["id"] for o in tanf.get("/v1/operations", "russia")] == ["c-told"]
     assert tanf.get("/v1/operations", "un") == []
 
 

@@ -84,6 +84,15 @@ def stamp(t) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
+def notify_list(party: str) -> st.SearchStrategy:
+    """Parties to notify: mostly others, now and then the declaring party itself, a duplicate, an
+    unknown party or a value that is not a list."""
+    others = [n for n in NAMES if n != party]
+    return st.one_of(st.lists(st.sampled_from(others), max_size=3, unique=True),
+                     st.lists(st.sampled_from(others), max_size=3, unique=True),
+                     st.lists(st.sampled_from(NAMES + ["nobody"]), max_size=3), absurd)
+
+
 # -- requests ---------------------------------------------------------------------------------------
 @st.composite
 def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
@@ -114,16 +123,27 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             zone["perimeter_m"] = draw(sometimes(st.sampled_from([0, 1000, 5000])))
         if draw(st.booleans()):
             zone["window"] = draw(window(clock))
+        if draw(st.booleans()):
+            zone["notify"] = draw(notify_list(party))
         return "/v1/zones", party, zone
     if what == "operation":
         volume = {**draw(geometry()), "window": draw(window(clock))}
         if draw(st.booleans()):
             low = draw(st.floats(0, 5000))
             volume["altitude"] = {"lower_m": low, "upper_m": draw(sometimes(st.just(low + 1000)))}
-        return "/v1/operations", party, {"id": draw(ids), "priority": draw(sometimes(st.integers(0, 10))),
-                                         "volumes": [volume]}
+        operation = {"id": draw(ids), "priority": draw(sometimes(st.integers(0, 10))), "volumes": [volume]}
+        if draw(st.booleans()):
+            operation["notify"] = draw(notify_list(party))
+        return "/v1/operations", party, operation
     if what == "message":
         body = {"to": other, "kind": draw(st.sampled_from(["info", "warning", "request", ""])), "text": draw(texts)}
+        if draw(st.booleans()):  # an area broadcast (leaflets), now and then with "to" as well, or a bad area
+            area = draw(st.one_of(geometry(), geometry(), geometry(), absurd))
+            if isinstance(area, dict) and draw(st.booleans()):
+                area["window"] = draw(window(clock))
+            body["to_area"] = area
+            if draw(st.sampled_from([True] * 5 + [False])):
+                del body["to"]
         if draw(st.booleans()):
             body["id"] = draw(ids)
         return "/v1/messages", party, body

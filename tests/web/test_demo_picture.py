@@ -65,3 +65,24 @@ def test_the_coalition_watches_the_demo_live(browser, demo):
         assert errors == []
     finally:
         context.close()
+
+
+def test_pro_regime_sees_what_the_un_notified_it_of_on_its_map(browser, demo):
+    """The UN notifies its camp and its convoy route (relayed by Russia): both are on pro-regime's
+    map; the coalition's patrol plan, which nobody notified to pro-regime, is not."""
+    url, tokens = demo
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.get_by_label("Your party's bearer token").fill(tokens["pro-regime"])
+        page.get_by_role("button", name="Open the picture").click()
+        expect()(page.locator(".zone-label", has_text="Rukban camp")).to_be_attached(timeout=15_000)
+        expect()(page.locator(".op-label", has_text="un-rukban-convoy")).to_contain_text("notified to you")
+        expect()(page.locator(".op-label", has_text="pro-regime-advance")).to_be_attached()
+        assert page.locator(".op-label", has_text="coalition-patrol-plan").count() == 0
+        assert errors == []
+    finally:
+        context.close()

@@ -25,6 +25,7 @@ from ..engine.model import Incident, Party, Policy
 from ..engine.tracks import ReportBatch
 from ..errors import DeconflictionError, Problem, Refused, ScenarioError
 from ..formats.batch import by_time, plain_batch, scanned_batch
+from ..formats.messages import parse_area
 from ..formats.scenario import Scenario, parse_scenario
 from ..formats.values import value_problems
 from ..log.chain import PAYLOAD_DIGEST, canonical, payload_digest
@@ -88,6 +89,12 @@ def operation_command(party: str, spec: dict) -> dict:
 
 def message_command(message_id: str, sender: str, to: str, kind: str, text: str, ref: str | None) -> dict:
     return {"type": "message.send", "id": message_id, "from": sender, "to": to, "kind": kind, "text": text, "ref": ref}
+
+
+def broadcast_command(message_id: str, sender: str, area: dict, kind: str, text: str, ref: str | None) -> dict:
+    """A message to whoever is in an area (``to_area``, as the request or file gives it)."""
+    return {"type": "message.broadcast", "id": message_id, "from": sender, "to_area": area, "kind": kind,
+            "text": text, "ref": ref}
 
 
 def ack_command(message_id: str, by: str) -> dict:
@@ -157,7 +164,7 @@ def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payl
         if kind == "positions":
             return _report(engine, prepared, t)
         if kind == "zone.declare":
-            return engine.declare_zone(prepared, t)
+            return engine.declare_zone(prepared, t, command.get("party"))
         if kind == "operation.declare":
             return engine.declare_operation(prepared, t)
         if kind == "incident.report":
@@ -173,7 +180,7 @@ def _party_add(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 def _zone(engine: Engine, c: dict, t: datetime) -> list[Event]:
     [zone] = parse_items(engine, "zones", [c["zone"]]).zones
-    return engine.declare_zone(zone, t)
+    return engine.declare_zone(zone, t, c.get("party"))
 
 
 def _operation(engine: Engine, c: dict, t: datetime) -> list[Event]:
@@ -296,6 +303,15 @@ def _message(engine: Engine, c: dict, t: datetime) -> list[Event]:
     return engine.send(t, c["id"], c["from"], c["to"], c["kind"], c.get("text", ""), c.get("ref"))
 
 
+def _broadcast(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    problems: list[Problem] = []
+    area = parse_area(c["to_area"], "to_area", problems) if isinstance(c.get("to_area"), dict) else None
+    if area is None:
+        raise ScenarioError(problems or [Problem("to_area", "must be an area")])
+    shape, window = area
+    return engine.broadcast(t, c["id"], c["from"], shape, window, c["kind"], c.get("text", ""), c.get("ref"))
+
+
 def _ack(engine: Engine, c: dict, t: datetime) -> list[Event]:
     return engine.acknowledge(t, c["message"], c["by"])
 
@@ -339,6 +355,6 @@ def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 _HANDLERS = {
     "party.add": _party_add, "zone.declare": _zone, "operation.declare": _operation, "positions": _positions,
-    "message.send": _message, "message.ack": _ack, "message.disown": _disown, "incident.report": _incident,
+    "message.send": _message, "message.broadcast": _broadcast, "message.ack": _ack, "message.disown": _disown, "incident.report": _incident,
     "channel.set": _channel, "clock": _clock, "policy.set": _policy,
 }

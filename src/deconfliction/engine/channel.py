@@ -167,6 +167,8 @@ class Channel:
         """Send a message now: sent, then relayed hop by hop and delivered (or waiting / undeliverable)."""
         if message.kind in self.policy.escalation:
             message.level = self.policy.escalation.index(message.kind)
+        elif message.level is not None and message.cause is None:
+            message.level = None  # only an automatic message escalates
         self.messages[message.id] = message
         if message.cause is not None:
             self.by_cause[message.cause] = message.id
@@ -291,10 +293,11 @@ class Channel:
             levels = self.policy.escalation
             if m.level is not None and m.cause is not None and m.level + 1 < len(levels):
                 m.level += 1
-                m.kind = levels[m.level]
+                if m.kind in levels:  # a warning's kind is its level; a notification stays one
+                    m.kind = levels[m.level]
                 m.deadline = due + timedelta(seconds=self.policy.ack_deadline_s)
                 self._schedule(m.deadline, "deadline", m.id)
-                out.append((due, (EventType.MESSAGE_ESCALATED, {**m.header(), "level": m.kind, "deadline": m.deadline})))
+                out.append((due, (EventType.MESSAGE_ESCALATED, {**m.header(), "level": levels[m.level], "deadline": m.deadline})))
             else:
                 m.state = MessageState.UNANSWERED
                 self.by_cause.pop(m.cause, None) if m.cause else None

@@ -9,6 +9,8 @@ from datetime import datetime
 import numpy as np
 
 from ..errors import Refused
+from ..geo.shapes import Shape
+from ..geo.volumes import TimeWindow
 from ..geo.zones import ZoneIndex
 from .channel import Channel, Message, MessageRecord
 from .events import Event, EventType
@@ -16,7 +18,7 @@ from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
 from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
 from .tactical import INSIDE, Previous, ProximityWatch, ZoneWatch, jumps, plausible, velocities
-from .tracks import ReportBatch, TrackState, TrackTable
+from .tracks import ReportBatch, TrackState, TrackTable, to_us
 
 _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
             EventType.ZONE_CROSSED: "has crossed"}
@@ -35,6 +37,48 @@ def message_key(*parts: object) -> str:
 def message_key_parts(message_id: str) -> list[str]:
     """The parts :func:`message_key` joined (``message_key_parts(message_key(*p)) == list(map(str, p))``)."""
     return [p.replace("~1", "/").replace("~0", "~") for p in message_id.split("/")]
+
+
+NOTIFICATION = "notification"
+"""The kind of the messages a declaration's ``notify`` sends."""
+
+
+def notification_id(item: str, party: str) -> str:
+    """The id of the notification of zone or operation ``item`` to ``party``: ``notify/ITEM/PARTY/1``
+    (four parts: no warning's id has four)."""
+    return message_key("notify", item, party, 1)
+
+
+def _window(w) -> dict:
+    return {"start": w.start, "end": w.end}
+
+
+def area_message_id(broadcast: str, party: str) -> str:
+    """The id of the copy of area broadcast ``broadcast`` that reaches ``party``: ``area/BROADCAST/PARTY/1``."""
+    return message_key("area", broadcast, party, 1)
+
+
+@dataclass(slots=True)
+class _Broadcast:
+    id: str
+    sender: str
+    kind: str
+    text: str
+    ref: str | None
+    shape: Shape
+    window: TimeWindow
+    sent_at: datetime
+    reached: dict[str, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastRecord:
+    """An area broadcast as it stands: who sent it, and which parties it reached, when."""
+
+    id: str
+    sender: str
+    sent_at: datetime
+    reached: tuple[tuple[str, datetime], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +118,7 @@ class Engine:
         self._open_episodes: set[str] = set()
         self._plans = VolumeIndex()
         self._zone_boxes = VolumeIndex()
+        self._broadcasts: dict[str, _Broadcast] = {}
 
     def set_policy(self, policy: Policy) -> None:
         """Adopt other rules; only while nothing but parties was added (no zone, plan, report,
@@ -118,8 +163,10 @@ class Engine:
         return events
 
     # -- declarations -------------------------------------------------------------------------
-    def declare_zone(self, zone: Zone, t: datetime) -> list[Event]:
-        """Add a zone; returns its declaration and any conflicts with operations already declared."""
+    def declare_zone(self, zone: Zone, t: datetime, by: str | None = None) -> list[Event]:
+        """Add a zone; returns its declaration and any conflicts with operations already declared,
+        then the notifications ``by`` (one of the zone's parties; the first when not given) sends
+        to the parties in ``zone.notify``."""
         if zone.id in self.zones or zone.id in self.operations:
             raise Refused(f"id {zone.id!r} is already declared")
         zone.shape.bounds_deg(self.perimeter_m(zone))  # rejects shapes the index cannot hold
@@ -133,6 +180,12 @@ class Engine:
         for op in (self.operations[k] for k in self._plans.candidates([zone.volume])):
             for c in conflicts_with_zones(op, [zone]):
                 events += self._conflict(t, c)
+        if zone.notify:
+            sender = by if by in zone.parties else zone.parties[0]
+            events += self._notify(t, sender, zone, "zone", {
+                "name": zone.name, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed),
+                "perimeter_m": self.perimeter_m(zone), "geometry": zone.shape.to_geojson(),
+                "altitude": zone.altitude.to_json(), "window": _window(zone.window)})
         return events
 
     def declare_operation(self, op: Operation, t: datetime) -> list[Event]:
@@ -147,6 +200,30 @@ class Engine:
         events.append(self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party}))
         for c in found:
             events += self._conflict(t, c)
+        if op.notify:
+            events += self._notify(t, op.party, op, "operation", {"name": op.name, "volumes": [
+                {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(), "window": _window(v.window)}
+                for v in op.volumes]})
+        return events
+
+    def _notify(self, t: datetime, sender: str, item: Zone | Operation, kind: str, told: dict) -> list[Event]:
+        """A notification of the item from ``sender`` to each party in ``item.notify``: a message of
+        kind ``notification`` whose ``message.sent`` event carries what the party is told (the
+        item's geometry, altitude and window, under ``notified``). It must be acknowledged by the
+        deadline, and escalates through the policy's levels until it is (its kind stays
+        ``notification``; the level is on each ``message.escalated``). Its id is
+        ``notify/ITEM/PARTY/1`` (:func:`notification_id`)."""
+        events: list[Event] = []
+        for party in item.notify:
+            if party == sender or party not in self.parties:
+                continue
+            message_id = notification_id(item.id, party)
+            if message_id in self.channel.messages:
+                continue
+            text = f"Notification of {kind} {item.id}" + (f" ({item.name})" if item.name else "") + ". Acknowledge receipt."
+            message = Message(message_id, sender, party, NOTIFICATION, text, item.id, t, cause=f"cause:{message_id}",
+                              extra={"notified": {"item": item.id, "item_kind": kind, **told}}, level=0)
+            events += self._emit(t, self.channel.send(t, message))
         return events
 
     def check_operation(self, op: Operation) -> list[PlanConflict]:
@@ -254,6 +331,8 @@ class Engine:
             out.append(event)
             if kind in _WARN_ON:
                 out += self._warn_zone(t, event)
+        if self._broadcasts:
+            out += self._reach_in_batch(t, batch)
         for track, zone_id in self._zone_watch.left:
             episode = message_key(zone_id, track)
             self._open_episodes.discard(episode)
@@ -299,7 +378,7 @@ class Engine:
     def send(self, t: datetime, message_id: str, sender: str, to: str, kind: str, text: str = "",
              ref: str | None = None) -> list[Event]:
         """A party sends a message; it is routed over the lines, relayed where needed, and given a deadline."""
-        if message_id in self.channel.messages:
+        if message_id in self.channel.messages or message_id in self._broadcasts:
             raise Refused(f"message id {message_id!r} is already used")
         out = self.advance(t)
         return out + self._emit(t, self.channel.send(t, Message(message_id, sender, to, kind, text, ref, t)))
@@ -315,6 +394,55 @@ class Engine:
     def set_channel(self, t: datetime, a: str, b: str, active: bool) -> list[Event]:
         """Suspend or resume the direct line between two parties."""
         return self.advance(t) + self._emit(t, self.channel.set_line(t, a, b, active))
+
+    def broadcast(self, t: datetime, broadcast_id: str, sender: str, shape: Shape, window: TimeWindow, kind: str,
+                  text: str = "", ref: str | None = None) -> list[Event]:
+        """A message addressed to an area (leaflets, a radio call in the clear): every party other
+        than the sender with a unit inside it now (its last report, if not older than the policy's
+        ``track_timeout_s``), or reported inside it later while the broadcast stands (within its
+        window, from its sending on), receives it once: a copy ``area/ID/PARTY/1`` is sent to that
+        party over the lines, and ``broadcast.reached`` records it, ``via`` ``channel``, or
+        ``broadcast_only`` when no line, direct or relayed, could ever carry it."""
+        if broadcast_id in self._broadcasts or broadcast_id in self.channel.messages:
+            raise Refused(f"message id {broadcast_id!r} is already used")
+        out = self.advance(t)
+        b = _Broadcast(broadcast_id, sender, kind, text, ref, shape, window, t, {})
+        self._broadcasts[broadcast_id] = b
+        out.append(self._event(t, EventType.BROADCAST_SENT, {
+            "broadcast": b.id, "from": sender, "kind": kind, "text": text, "ref": ref,
+            "area": shape.to_geojson(), "window": _window(window)}))
+        if window.contains(t) and len(self.tracks):
+            table = self.tracks
+            n = len(table)
+            fresh = table.t_us[:n] >= to_us(t) - int(self.policy.track_timeout_s * 1e6)
+            inside = fresh & shape.contains(table.lon[:n], table.lat[:n])
+            parties = {table.parties[table.party[i]] for i in map(int, inside.nonzero()[0])}
+            out += self._reach(t, b, sorted(parties))
+        return out
+
+    def _reach_in_batch(self, t: datetime, batch: ReportBatch) -> list[Event]:
+        out: list[Event] = []
+        for b in self._broadcasts.values():
+            if not b.window.contains(t):
+                continue
+            inside = b.shape.contains(batch.lon, batch.lat)
+            out += self._reach(t, b, sorted({batch.parties[i] for i in map(int, inside.nonzero()[0])}))
+        return out
+
+    def _reach(self, t: datetime, b: _Broadcast, parties: list[str]) -> list[Event]:
+        out: list[Event] = []
+        for party in parties:
+            if party == b.sender or party in b.reached or party not in self.parties:
+                continue
+            b.reached[party] = t
+            message_id = area_message_id(b.id, party)
+            found = self.channel.send(t, Message(message_id, b.sender, party, b.kind, b.text, b.ref, t,
+                                                 extra={"broadcast": b.id}))
+            via = "broadcast_only" if any(kind == EventType.MESSAGE_UNDELIVERABLE for kind, _ in found) else "channel"
+            out.append(self._event(t, EventType.BROADCAST_REACHED, {
+                "broadcast": b.id, "from": b.sender, "party": party, "message": message_id, "via": via}))
+            out += self._emit(t, found)
+        return out
 
     def report_incident(self, t: datetime, incident: Incident) -> list[Event]:
         """Record an incident with the notification record of every zone and plan covering it."""
@@ -346,9 +474,14 @@ class Engine:
         """The messages referring to the zone or operation ``item``, in the order they were sent."""
         return [m.record() for m in self.channel.messages.values() if m.ref == item]
 
+    def broadcast_record(self, broadcast_id: str) -> BroadcastRecord | None:
+        """An area broadcast and the parties it has reached so far, or None for an id never used."""
+        b = self._broadcasts.get(broadcast_id)
+        return None if b is None else BroadcastRecord(b.id, b.sender, b.sent_at, tuple(b.reached.items()))
+
     def message_count(self) -> int:
         """How many message ids are used (parties' messages and automatic warnings)."""
-        return len(self.channel.messages)
+        return len(self.channel.messages) + len(self._broadcasts)
 
     def unit(self, track: str) -> TrackState | None:
         """A unit's last applied report and its velocity, or None for a unit never reported."""

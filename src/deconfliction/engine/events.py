@@ -37,6 +37,8 @@ class EventType(StrEnum):
     CHANNEL_SUSPENDED = "channel.suspended"
     CHANNEL_RESUMED = "channel.resumed"
     INCIDENT_REPORTED = "incident.reported"
+    BROADCAST_SENT = "broadcast.sent"
+    BROADCAST_REACHED = "broadcast.reached"
 
 
 @dataclass(frozen=True, slots=True)

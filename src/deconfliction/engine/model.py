@@ -113,6 +113,8 @@ class Zone:
     """Width of the warning band; None takes the policy's."""
     altitude: AltitudeBand = AltitudeBand()
     window: TimeWindow = TimeWindow()
+    notify: tuple[str, ...] = ()
+    """Parties the declaring party notifies of the zone (each is sent a notification to acknowledge)."""
 
     @property
     def volume(self) -> Volume4D:
@@ -128,6 +130,8 @@ class Operation:
     volumes: tuple[Volume4D, ...]
     priority: int = 0
     name: str = ""
+    notify: tuple[str, ...] = ()
+    """Parties the operation's party notifies of it (each is sent a notification to acknowledge)."""
 
 
 @dataclass(frozen=True, slots=True)

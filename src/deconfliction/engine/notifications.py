@@ -24,7 +24,8 @@ def covering(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Itera
 def record(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Iterable[Operation],
            declared_at: dict[str, datetime], messages: Iterable[Message], parties: Iterable[str]) -> list[dict]:
     """For each zone or operation covering the place at ``t``: who declared or agreed it, who had
-    been told (directly, as addressee, or as a relaying intermediary) before ``t``, whether and
+    been told (directly, as addressee: ``how`` is ``notification`` for the notification the
+    declaration sent, ``message`` for any other; or as a relaying intermediary) before ``t``, whether and
     when they acknowledged before ``t``, and which parties had not been told at all."""
     messages = list(messages)
     out = []
@@ -40,7 +41,8 @@ def record(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Iterabl
                 continue
             senders.add(m.sender)
             ack = m.acknowledged_at if m.acknowledged_at is not None and m.acknowledged_at <= t else None
-            entry = {"party": m.to, "how": "message", "message": m.id, "at": m.delivered_at, "acknowledged_at": ack}
+            how = "notification" if m.cause is not None and m.kind == "notification" else "message"
+            entry = {"party": m.to, "how": how, "message": m.id, "at": m.delivered_at, "acknowledged_at": ack}
             if m.disowned is not None and m.disowned[1] <= t:
                 entry["disowned"] = {"by": m.disowned[0], "at": m.disowned[1], "reason": m.disowned[2]}
             told.append(entry)

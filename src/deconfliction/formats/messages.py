@@ -7,6 +7,9 @@ from datetime import datetime
 
 from ..engine.core import message_key_parts
 from ..engine.model import Incident
+from ..errors import GeometryError, Problem
+from ..geo.shapes import Shape
+from ..geo.volumes import TimeWindow
 from ..times import parse_time
 from .geojson import shape_from_spec
 
@@ -23,6 +26,8 @@ class ScriptedMessage:
     kind: str
     text: str
     ref: str | None
+    area: dict | None = None
+    """For an area broadcast (``to_area``, and ``to`` is empty): the area as the file gives it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +66,41 @@ def _unknown(what: str, value: str, known) -> str:
     return f"unknown {what} {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
+def parse_area(spec: dict, path: str, problems: list[Problem], after: datetime | None = None
+               ) -> tuple[Shape, TimeWindow] | None:
+    """The shape and window of an area broadcast's ``to_area`` (problems named below ``path``), or
+    None. A window whose end is not after ``after`` (the sending time) is over already: refused."""
+    before = len(problems)
+    shape = shape_from_spec(spec, path, problems)
+    window = spec.get("window") or {}
+    start = parse_time(window["start"], f"{path}.window.start", problems) if "start" in window else None
+    end = parse_time(window["end"], f"{path}.window.end", problems) if "end" in window else None
+    if start is not None and end is not None and end <= start:
+        problems.append(Problem(f"{path}.window.end", "must be after window.start (windows are half-open [start, end))"))
+    elif end is not None and after is not None and end <= after:
+        problems.append(Problem(f"{path}.window.end", f"is over already: the broadcast is sent at "
+                                                      f"{after.isoformat().replace('+00:00', 'Z')}"))
+    if shape is not None:
+        try:
+            shape.bounds_deg(0.0)
+        except GeometryError as exc:
+            problems.append(Problem(f"{path}.geometry", str(exc)))
+    if len(problems) > before or shape is None:
+        return None
+    return shape, TimeWindow(start, end)
+
+
 def automatic_ids(zones: dict, operations: dict, tracks: set[str]) -> callable:
-    """A test for the ids the engine gives automatic warnings: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION."""
+    """A test for the ids the engine gives automatic messages: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION,
+    notify/ITEM/PARTY/1 (a declaration's notification)."""
     def known(message_id: str) -> bool:
         parts = message_key_parts(message_id)
         if len(parts) == 3:
             return parts[0] in zones and parts[1] in tracks and parts[2].isdigit() and int(parts[2]) > 0
         if len(parts) == 2:
             return parts[0] in operations and (parts[1] in zones or parts[1] in operations)
+        if len(parts) == 4:  # a notification: notify/ITEM/PARTY/1
+            return parts[0] == "notify" and (parts[1] in zones or parts[1] in operations) and parts[3] == "1"
         return False
     return known
 
@@ -104,7 +136,7 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             if spec[key] not in scripted and not automatic(spec[key]):
                 builder.problem(f"{path}.{key}", _unknown("message", spec[key], scripted)
                                 + " (answer a message of this file, or an automatic warning "
-                                  "ZONE/TRACK/N, OPERATION/ZONE or OPERATION/OTHER-OPERATION)")
+                                  "ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OTHER-OPERATION or notify/ITEM/PARTY/1)")
             elif t is not None and spec[key] in sent_at and t < sent_at[spec[key]]:
                 builder.problem(f"{path}.t", f"is before message {spec[key]!r} was sent")
             if t is not None:
@@ -116,14 +148,21 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             builder.problem(f"{path}.id", f"duplicate message id {message_id!r}")
         seen_ids.add(message_id)
         party(spec["from"], f"{path}.from")
-        party(spec["to"], f"{path}.to")
-        if spec["from"] == spec["to"]:
-            builder.problem(f"{path}.to", "a party does not send messages to itself")
+        if "to" in spec and "to_area" in spec:
+            builder.problem(f"{path}.to_area", "give either to (a party) or to_area (an area), not both")
+        elif "to" not in spec and "to_area" not in spec:
+            builder.problem(f"{path}.to", "is required (a party; or give to_area, an area)")
+        elif "to" in spec:
+            party(spec["to"], f"{path}.to")
+            if spec["from"] == spec["to"]:
+                builder.problem(f"{path}.to", "a party does not send messages to itself")
+        else:
+            parse_area(spec["to_area"], f"{path}.to_area", builder.problems, t)
         if spec.get("ref") is not None and spec["ref"] not in refs:
             builder.problem(f"{path}.ref", _unknown("zone or operation", spec["ref"], refs))
         if t is not None:
-            commands.append(ScriptedMessage(t, message_id, spec["from"], spec["to"], spec["kind"],
-                                            spec.get("text", ""), spec.get("ref")))
+            commands.append(ScriptedMessage(t, message_id, spec["from"], spec.get("to", ""), spec["kind"],
+                                            spec.get("text", ""), spec.get("ref"), spec.get("to_area")))
 
     lines = builder.lines
     for i, spec in enumerate(data.get("channel_events", [])):

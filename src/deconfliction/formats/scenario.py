@@ -376,17 +376,38 @@ class _Builder:
         volume = self.volume(spec, path, policy.perimeter_m if band is None else max(band, 0))
         if len(self.problems) > before or volume is None:
             return None
+        notify = self.notify_list(spec.get("notify", []), f"{path}.notify", ids, parties)
+        if len(self.problems) > before:
+            return None
         return Zone(spec["id"], volume.shape, parties, allowed, ZoneKind(spec.get("kind", "deconfliction")),
-                    spec.get("name", ""), None if band is None else float(band), volume.altitude, volume.window)
+                    spec.get("name", ""), None if band is None else float(band), volume.altitude, volume.window,
+                    notify)
 
     def operation(self, spec: dict, path: str, ids: set[str]) -> Operation | None:
         before = len(self.problems)
         if spec["party"] not in ids:
             self.problem(f"{path}.party", self.unknown("party", spec["party"], ids))
         volumes = [self.volume(v, f"{path}.volumes[{i}]") for i, v in enumerate(spec["volumes"])]
+        notify = self.notify_list(spec.get("notify", []), f"{path}.notify", ids, (spec["party"],))
         if len(self.problems) > before:
             return None
-        return Operation(spec["id"], spec["party"], tuple(volumes), int(spec.get("priority", 0)), spec.get("name", ""))
+        return Operation(spec["id"], spec["party"], tuple(volumes), int(spec.get("priority", 0)), spec.get("name", ""),
+                         notify)
+
+    def notify_list(self, values: list[str], path: str, ids: set[str], declaring: tuple[str, ...]) -> tuple[str, ...]:
+        """The parties a zone or operation notifies: known, each once, and none of the declaring
+        parties (the zone's parties, the operation's party), who need no notification of their own item."""
+        if values and not declaring:
+            self.problem(path, "a zone that notifies needs parties: the notification is sent in the name of "
+                               "the party that declares it")
+        for j, pid in enumerate(values):
+            if pid not in ids:
+                self.problem(f"{path}[{j}]", self.unknown("party", pid, ids))
+            elif pid in declaring:
+                self.problem(f"{path}[{j}]", f"{pid!r} declares the item: a party does not notify itself")
+            elif pid in values[:j]:
+                self.problem(f"{path}[{j}]", f"{pid!r} is named twice")
+        return tuple(values)
 
     def unique_ids(self, items: list[tuple[str, dict | None]]) -> None:
         seen: dict[str, str] = {}

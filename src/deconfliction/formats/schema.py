@@ -42,6 +42,11 @@ _SHAPED = {
     "altitude": _ALTITUDE,
     "window": _WINDOW,
 }
+_NOTIFY = {"type": "array", "items": _ID,
+           "description": "Parties to notify: each is sent a message of kind notification (relayed where there is "
+                          "no direct line) carrying the item's geometry, altitude and window, to acknowledge by the "
+                          "deadline; from delivery on it sees the item. Not the declaring party (nor, for a zone, "
+                          "any of its parties), and each party once."}
 _REPORT = {
     "type": "object",
     "required": ["t", "id", "party", "lon", "lat"],
@@ -66,12 +71,18 @@ _TRACK_FILE = {
 
 _MESSAGE = {
     "type": "object",
-    "required": ["t", "from", "to", "kind"],
+    "required": ["t", "from", "kind"],
     "additionalProperties": False,
     "properties": {
         "t": _TIME, "id": {**_ID, "pattern": r"^[^\s/]+$", "description": "Message id (no '/', which automatic "
                                                                           "warnings use); default msg-N."},
-        "from": _ID, "to": _ID,
+        "from": _ID, "to": {**_ID, "description": "The addressee (or give to_area instead)."},
+        "to_area": {"type": "object", "required": ["geometry"], "additionalProperties": False,
+                    "description": "An area broadcast instead of an addressee: every party with units inside "
+                                   "the area when it is sent, or reported inside it within its window, receives "
+                                   "it once. A shape as a zone's (geometry with radius_m or width_m) and an "
+                                   "optional window (not already over).",
+                    "properties": {k: _SHAPED[k] for k in ("geometry", "radius_m", "width_m", "window")}},
         "kind": {"type": "string", "minLength": 1,
                  "description": "advisory, warning, final_warning (the escalation levels) or any other word."},
         "text": {"type": "string"},
@@ -164,6 +175,7 @@ SCENARIO_SCHEMA: dict = {
                     "allowed": {"type": "array", "items": _ID,
                                 "description": "Parties that may be inside without a warning (default: parties)."},
                     "perimeter_m": {**_NUMBER, "description": "Warning band for this zone, metres."},
+                    "notify": _NOTIFY,
                     **_SHAPED,
                 },
             },
@@ -175,6 +187,7 @@ SCENARIO_SCHEMA: dict = {
                 "properties": {
                     "id": _ID, "name": {"type": "string"}, "party": _ID,
                     "priority": {"type": "integer", "description": "Higher wins."},
+                    "notify": _NOTIFY,
                     "volumes": {"type": "array", "minItems": 1, "items": {
                         "type": "object", "required": ["geometry"], "additionalProperties": False,
                         "properties": copy.deepcopy(_SHAPED)}},

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..engine.core import Engine
+from ..engine.core import NOTIFICATION, Engine
 from ..engine.events import Event, EventType
 from ..engine.model import Zone
 from ..engine.strategic import PlanConflict
@@ -61,13 +61,18 @@ class Access:
             m = self.engine.message(event.get("message", ""))
             route = m.route if m is not None else ()
             return coordinator or p in (event.get("from"), event.get("to"), event.get("by")) or p in route
+        if kind == "broadcast.sent":
+            b = self.engine.broadcast_record(event["broadcast"])
+            return coordinator or p == event["from"] or (b is not None and p in dict(b.reached))
+        if kind == "broadcast.reached":
+            return coordinator or p in (event["from"], event["party"])
         if kind in _ZONE_TRACKING:
             zone = self.engine.zones.get(event["zone"])
             return p == event["party"] or (zone is not None and p in zone.parties)
         if kind == "zone.declared":
             return self.sees_zone(event["zone"])
         if kind == "operation.declared":
-            return p == event["party"]
+            return p == event["party"] or self.notified_of(event["operation"])
         if kind in _BETWEEN_UNITS:
             return p in event["parties"]
         if kind.startswith("channel."):
@@ -101,6 +106,13 @@ class Access:
         party = self.viewer.party
         return any(m.delivered_at is not None and party in m.route[1:] for m in self.engine.messages_about(item))
 
+    def notified_of(self, item: str) -> bool:
+        """The viewer received (or relayed) the delivered notification of the item that its declaring
+        party sent (``notify``); a message another party wrote about it is not one."""
+        party = self.viewer.party
+        return any(m.delivered_at is not None and m.warning and m.kind == NOTIFICATION and party in m.route[1:]
+                   for m in self.engine.messages_about(item))
+
     def sees_zone(self, zone_id: str) -> bool:
         """Zones the viewer agreed, may be in, or has been told about (warnings, notifications)."""
         zone = self.engine.zones.get(zone_id)
@@ -118,12 +130,17 @@ class Access:
 
     # -- operations ------------------------------------------------------------------------------
     def operations(self, log: Iterable[dict]) -> list[dict]:
-        """The viewer's operations, whole, and another party's only where the log has a plan.conflict
-        between it and one of the viewer's, and only what the conflict needs: with which, and when."""
+        """The viewer's operations, whole; another party's that notified the viewer of it (``notify``),
+        with what the notification told (name and volumes, ``notified: true``); and another party's
+        where the log has a plan.conflict between it and one of the viewer's, and only what the
+        conflict needs: with which, and when."""
         engine, party = self.engine, self.viewer.party
         out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes]}
                for op in engine.operations.values() if op.party == party]
-        mine_all = {o["id"] for o in out}
+        out += [{"id": op.id, "party": op.party, "name": op.name, "notified": True,
+                 "volumes": [render.volume(v) for v in op.volumes]}
+                for op in engine.operations.values() if op.party != party and self.notified_of(op.id)]
+        mine_all = {o["id"] for o in out if o["party"] == party}
         for e in log:
             if e["type"] != "plan.conflict" or e["other_kind"] != "operation":
                 continue
@@ -136,7 +153,7 @@ class Access:
                     out.append({"id": other.id, "party": other.party, "conflicts_with": sorted(mine),
                                 "window": e["window"]})
                 else:
-                    seen["conflicts_with"] = sorted(set(seen["conflicts_with"]) | mine)
+                    seen["conflicts_with"] = sorted(set(seen.get("conflicts_with", [])) | mine)
         return out
 
     # -- messages and parties --------------------------------------------------------------------

@@ -208,7 +208,7 @@ function renderOperations() {
     });
     const w = op.volumes.map((v) => v.window).filter(Boolean)[0] || {};
     const when = w.start || w.end ? `${shortTime(w.start) || "…"} → ${shortTime(w.end) || "…"}` : "any time";
-    label(group, op.volumes[0].geometry, `<strong>${escapeXml(op.id)}</strong> (plan of ${escapeXml(op.party)})<span class="details">${escapeXml(when)}</span>`, "op-label");
+    label(group, op.volumes[0].geometry, `<strong>${escapeXml(op.id)}</strong> (plan of ${escapeXml(op.party)}${op.notified ? ", notified to you" : ""})<span class="details">${escapeXml(when)}</span>`, "op-label");
     group.addTo(layers.operations);
     layers.byOperation.set(op.id, group);
   }

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Request
 
-from ...app.commands import (UNTIMED, ack_command, channel_command, disown_command, incident_command, message_command,
+from ...app.commands import (UNTIMED, ack_command, broadcast_command, channel_command, disown_command, incident_command, message_command,
                              parse_items)
 from ...engine.core import Engine
 from ...formats.schema import SCENARIO_SCHEMA
+from ...times import format_time
 from ..access import Access
 from ..auth import service_of
 from ..bodies import begin, body_schema, own, require_object, write
@@ -33,22 +34,30 @@ async def post_message(request: Request, authorization: str | None = Header(None
     spec = dict(require_object(body))
     own(spec, "from", viewer)
     spec.setdefault("t", UNTIMED)
+    if "to_area" in spec:  # sent now: a window already over is refused
+        spec["t"] = format_time(service_of(request).clock())
     ledger = service_of(request).ledger
     access = Access(ledger.engine, viewer)
     parse_items(ledger.engine, "messages", [spec], _refs(access))  # types first: an id is a text
     with ledger.lock:
         message_id = _message_id(ledger.engine, spec.get("id"))
     spec["id"] = message_id
-    command = message_command(message_id, viewer.party, spec["to"], spec["kind"], spec.get("text", ""),
-                              spec.get("ref"))
+    if "to_area" in spec:
+        command = broadcast_command(message_id, viewer.party, spec["to_area"], spec["kind"], spec.get("text", ""),
+                                    spec.get("ref"))
+    else:
+        command = message_command(message_id, viewer.party, spec["to"], spec["kind"], spec.get("text", ""),
+                                  spec.get("ref"))
     return await write(request, command, with_events(access, 201, message=message_id), rid)
 
 
 def _message_id(engine: Engine, chosen: str | None) -> str:
     """The id chosen (409 if it is used), else the first free of m1, m2, ... from the number of ids used."""
     used = engine.message_count()
-    message_id = chosen or next(f"m{n}" for n in range(used + 1, 2 * used + 3) if engine.message(f"m{n}") is None)
-    if engine.message(message_id) is not None:
+    def free(m: str) -> bool:
+        return engine.message(m) is None and engine.broadcast_record(m) is None
+    message_id = chosen or next(f"m{n}" for n in range(used + 1, 2 * used + 3) if free(f"m{n}"))
+    if not free(message_id):
         raise ApiError(409, "duplicate", f"message id {message_id!r} is already used",
                        [{"path": "id", "reason": "already used"}])
     return message_id
