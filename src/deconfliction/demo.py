@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from .engine.events import format_time
 from .engine.model import Operation, Report, Zone
-from .formats.messages import Acknowledgement, ChannelChange, Disowning, IncidentReport, ScriptedMessage
+from .formats.messages import Acknowledgement, ChannelChange, Disowning, IncidentReport, ScriptedMessage, ZoneAnswer
 from .formats.scenario import Scenario
 from .geo.volumes import TimeWindow, Volume4D
 from .server.clock import ScenarioClock
@@ -43,7 +43,7 @@ class Played:
 
 
 # at one instant, as in a replay: line changes, reports, messages, answers, incidents
-_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, IncidentReport: 4}
+_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, ZoneAnswer: 3, IncidentReport: 4}
 _REPORTS = 1
 
 
@@ -52,9 +52,15 @@ def script(scenario: Scenario) -> list[Step]:
 
     Zones then operations at the start (file order), then by time: line changes, position
     reports (one batch per party and instant, parties in file order), messages,
-    acknowledgements and disowning, incidents.
+    acknowledgements, disowning and answers to zones, incidents. A zone without a proposer is
+    proposed by its first party and agreed by the others at the start.
     """
     steps = [_zone_step(scenario.start, z) for z in scenario.zones]
+    # a zone without a proposer counts as agreed by all its parties: over the API, its first party
+    # proposes it and the others agree it at once
+    steps += [Step(scenario.start, p, f"/v1/zones/{urllib.parse.quote(z.id, safe='')}/agree", None,
+                   f"agreement to zone {z.id} by {p}") for z in scenario.zones if z.proposer is None
+              for p in z.parties[1:]]
     steps += [Step(scenario.start, op.party, "/v1/operations", _operation_spec(op), f"operation {op.id}")
               for op in scenario.operations]
     batches: dict[tuple[datetime, str], list[Report]] = {}
@@ -75,7 +81,9 @@ def _zone_step(t: datetime, z: Zone) -> Step:
     if z.perimeter_m is not None:
         spec["perimeter_m"] = z.perimeter_m
     spec.update(_band_and_window(z.volume))
-    return Step(t, z.parties[0] if z.parties else "", "/v1/zones", spec, f"zone {z.id}")
+    if z.proposer is not None:
+        spec["proposer"] = z.proposer
+    return Step(t, z.proposer or (z.parties[0] if z.parties else ""), "/v1/zones", spec, f"zone {z.id}")
 
 
 def _operation_spec(op: Operation) -> dict:
@@ -124,6 +132,10 @@ def _command_step(c) -> Step:
     if isinstance(c, Disowning):
         return Step(c.t, c.by, _message_path(c.message, "disown"), {"reason": c.reason},
                     f"disowning of {c.message} by {c.by}")
+    if isinstance(c, ZoneAnswer):
+        path = f"/v1/zones/{urllib.parse.quote(c.zone, safe='')}/{'agree' if c.agree else 'decline'}"
+        return Step(c.t, c.by, path, None if c.agree else {"reason": c.reason},
+                    f"{'agreement to' if c.agree else 'decline of'} zone {c.zone} by {c.by}")
     if isinstance(c, ChannelChange):
         state = "active" if c.active else "suspended"
         return Step(c.t, c.a, "/v1/channels", {"between": [c.a, c.b], "state": state},

@@ -52,15 +52,16 @@ ITEMS = {
     "warnings about the plans": _message("c-op/m-op", "m-op/c-op"),
     "incident": lambda e: e["type"] == "incident.reported",
     "un's message": _message("m-un"),
+    "tanf agreed": lambda e: e["type"] == "zone.agreed" and e["zone"] == "tanf",
 }
 Y, N, ANY = True, False, None
 SEES = {
-    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un
-    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N),
-    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N),
-    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N),
-    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y),
-    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y),
+    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un agreed
+    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y),
+    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y),
+    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y),  # warned about tanf: it sees it
+    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N),
+    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY),
 }
 
 
@@ -248,3 +249,17 @@ def test_a_coordinator_sees_every_message(world):
     assert seen == {"m-1", "m-2"}
     assert {e["message"] for e in world.events("un") if e["type"].startswith("message.")} == set()
 
+
+
+def test_answering_a_zone_is_no_oracle_for_hidden_zones(tanf):
+    """Agreeing to or declining a zone the caller cannot see answers as for an id never used, and
+    writes nothing; a party that sees the zone but is not named in it is told it is not named."""
+    size = tanf.size()
+    for route, body in (("agree", None), ("decline", {"reason": "no"})):
+        hidden = tanf.post(f"/v1/zones/tanf/{route}", "un", body)
+        unknown = tanf.post(f"/v1/zones/tanf-x/{route}", "un", body)
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.json()["error"]["message"].replace("'tanf'", "'tanf-x'") == unknown.json()["error"]["message"]
+        assert tanf.post(f"/v1/zones/tanf/{route}", "militia", body).status_code == 403
+    assert tanf.size() == size
+    assert "tanf" not in dumps(tanf.events("un"))

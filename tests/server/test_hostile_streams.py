@@ -91,7 +91,7 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
     party = draw(st.sampled_from(NAMES))
     other = draw(st.sampled_from(NAMES + ["nobody"]))
     what = draw(st.sampled_from(["positions"] * 5 + ["zone", "operation", "message", "ack", "disown",
-                                                     "channel", "incident"]))
+                                                     "channel", "incident", "agree", "decline"]))
     if what == "positions":
         reports = []
         for _ in range(draw(st.integers(1, 4))):
@@ -114,7 +114,13 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             zone["perimeter_m"] = draw(sometimes(st.sampled_from([0, 1000, 5000])))
         if draw(st.booleans()):
             zone["window"] = draw(window(clock))
+        if draw(st.integers(0, 5)) == 0:
+            zone["proposer"] = draw(st.sampled_from([party, other]))  # another party's name: refused
         return "/v1/zones", party, zone
+    if what in ("agree", "decline"):
+        zone_id = quote(draw(ids) or "Z", safe="/~", errors="surrogatepass")
+        body = {"reason": draw(texts)} if what == "decline" and draw(st.integers(0, 4)) else None
+        return f"/v1/zones/{zone_id}/{what}", party, body
     if what == "operation":
         volume = {**draw(geometry()), "window": draw(window(clock))}
         if draw(st.booleans()):

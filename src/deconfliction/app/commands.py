@@ -90,6 +90,16 @@ def message_command(message_id: str, sender: str, to: str, kind: str, text: str,
     return {"type": "message.send", "id": message_id, "from": sender, "to": to, "kind": kind, "text": text, "ref": ref}
 
 
+def agree_command(zone_id: str, by: str) -> dict:
+    """``by`` agrees the zone (it must be named in it)."""
+    return {"type": "zone.agree", "zone": zone_id, "by": by}
+
+
+def decline_command(zone_id: str, by: str, reason: str) -> dict:
+    """``by`` declines the zone, saying why."""
+    return {"type": "zone.decline", "zone": zone_id, "by": by, "reason": reason}
+
+
 def ack_command(message_id: str, by: str) -> dict:
     return {"type": "message.ack", "message": message_id, "by": by}
 
@@ -337,8 +347,17 @@ def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
     return []
 
 
+def _agree(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.agree_zone(t, c["zone"], c["by"])
+
+
+def _decline(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.decline_zone(t, c["zone"], c["by"], c["reason"])
+
+
 _HANDLERS = {
     "party.add": _party_add, "zone.declare": _zone, "operation.declare": _operation, "positions": _positions,
     "message.send": _message, "message.ack": _ack, "message.disown": _disown, "incident.report": _incident,
     "channel.set": _channel, "clock": _clock, "policy.set": _policy,
+    "zone.agree": _agree, "zone.decline": _decline,
 }

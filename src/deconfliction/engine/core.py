@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import Refused
 from ..geo.zones import ZoneIndex
+from .agreement import AgreementRecord, Agreements
 from .channel import Channel, Message, MessageRecord
 from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
@@ -74,6 +75,7 @@ class Engine:
         self._open_episodes: set[str] = set()
         self._plans = VolumeIndex()
         self._zone_boxes = VolumeIndex()
+        self._agreements = Agreements()
 
     def set_policy(self, policy: Policy) -> None:
         """Adopt other rules; only while nothing but parties was added (no zone, plan, report,
@@ -128,12 +130,54 @@ class Engine:
         self._zone_boxes.add(zone.id, [zone.volume])
         self.declared_at[zone.id] = t
         self._unindexed.append(zone)
-        events.append(self._event(t, EventType.ZONE_DECLARED, {
-            "zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}))
+        self._agreements.propose(zone, t, self._seq + 1)
+        fields = {"zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}
+        if zone.proposer is not None and set(zone.parties) != {zone.proposer}:  # it asks others to agree
+            fields |= {"proposer": zone.proposer, "status": self._agreements.record(zone.id).status}
+        events.append(self._event(t, EventType.ZONE_DECLARED, fields))
         for op in (self.operations[k] for k in self._plans.candidates([zone.volume])):
-            for c in conflicts_with_zones(op, [zone]):
+            for c in self._bind(conflicts_with_zones(op, [zone])):
                 events += self._conflict(t, c)
         return events
+
+    # -- agreement ----------------------------------------------------------------------------
+    def agree_zone(self, t: datetime, zone_id: str, by: str) -> list[Event]:
+        """``by``, named in the zone, agrees it: from now on the zone binds it too."""
+        self._agreements.check(zone_id, by)
+        events = self.advance(t)
+        self._agreements.agree(zone_id, by, t, self._seq + 1)
+        status = self._agreements.record(zone_id).status
+        return events + [self._event(t, EventType.ZONE_AGREED, {"zone": zone_id, "by": by, "status": status})]
+
+    def decline_zone(self, t: datetime, zone_id: str, by: str, reason: str) -> list[Event]:
+        """``by``, named in the zone, declines it, saying why: the zone does not bind it."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise Refused("a decline needs a reason: a non-empty text")
+        self._agreements.check(zone_id, by)
+        events = self.advance(t)
+        self._agreements.decline(zone_id, by, t, reason)
+        status = self._agreements.record(zone_id).status
+        return events + [self._event(t, EventType.ZONE_DECLINED, {"zone": zone_id, "by": by, "reason": reason,
+                                                                   "status": status})]
+
+    def agreement(self, zone_id: str) -> AgreementRecord | None:
+        """Who agreed the zone and when, who declined it and why; None for an unknown zone."""
+        return self._agreements.record(zone_id)
+
+    def bound(self, zone_id: str, before: int | None = None) -> tuple[str, ...]:
+        """The parties a zone binds: its proposer and those that agreed, in the order they agreed;
+        with ``before``, those it bound before the event of that sequence number (when it happened)."""
+        return self._agreements.bound(zone_id, before)
+
+    def _bind(self, found: list[PlanConflict]) -> list[PlanConflict]:
+        """Conflicts with zones name, of the zone's parties, only those it binds (that agreed it)."""
+        out = []
+        for c in found:
+            if c.other_kind == "zone":
+                c = PlanConflict(c.operation, c.other, c.other_kind,
+                                 (c.parties[0], *(p for p in self.bound(c.other) if p != c.parties[0])), c.window)
+            out.append(c)
+        return out
 
     def declare_operation(self, op: Operation, t: datetime) -> list[Event]:
         """Add a planned operation; returns its declaration and its conflicts with zones and plans."""
@@ -153,7 +197,7 @@ class Engine:
         """Conflicts the operation would have, without declaring it."""
         zones = [self.zones[k] for k in self._zone_boxes.candidates(op.volumes)]
         others = [self.operations[k] for k in self._plans.candidates(op.volumes)]
-        return conflicts_with_zones(op, zones) + conflicts_with_operations(op, others)
+        return self._bind(conflicts_with_zones(op, zones)) + conflicts_with_operations(op, others)
 
     def _conflict(self, t: datetime, c: PlanConflict) -> list[Event]:
         """The conflict event, then the warnings it causes: to the operation's party about a zone,
@@ -169,7 +213,7 @@ class Engine:
         cause = {"event": event.seq, "type": str(event.type), "operation": c.operation, "other": c.other}
         if c.other_kind == "zone":
             zone = self.zones[c.other]
-            sender = next((p for p in zone.parties if p != party), None)
+            sender = next((p for p in self.bound(zone.id) if p != party), None)
             if sender is not None:
                 text = (f"Your planned operation {c.operation} enters zone {zone.id} ({zone.name or zone.kind}), "
                         "where your party is not on the allowed list. Acknowledge.")
@@ -207,7 +251,7 @@ class Engine:
         """One warning per episode: from the first report near or in the zone until the unit is clear."""
         zone, track, party = self.zones[event.fields["zone"]], event.fields["track"], event.fields["party"]
         episode = message_key(zone.id, track)
-        sender = next((p for p in zone.parties if p != party), None)
+        sender = next((p for p in self.bound(zone.id) if p != party), None)
         if sender is None or episode in self._open_episodes:
             return []
         self._open_episodes.add(episode)
@@ -323,7 +367,7 @@ class Engine:
         out = self.advance(t)
         self.incidents[incident.id] = incident
         notified = record(t, incident.shape, self.zones.values(), self.operations.values(), self.declared_at,
-                          self.channel.messages.values(), self.parties)
+                          self.channel.messages.values(), self.parties, self._agreements.record)
         fields = {"incident": incident.id, "reporter": incident.reporter, "kind": incident.kind,
                   "geometry": incident.shape.to_geojson(), "text": incident.text, "notified": notified}
         return out + [self._event(t, EventType.INCIDENT_REPORTED, fields)]

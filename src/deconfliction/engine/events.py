@@ -37,6 +37,8 @@ class EventType(StrEnum):
     CHANNEL_SUSPENDED = "channel.suspended"
     CHANNEL_RESUMED = "channel.resumed"
     INCIDENT_REPORTED = "incident.reported"
+    ZONE_AGREED = "zone.agreed"
+    ZONE_DECLINED = "zone.declined"
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,9 @@ class Zone:
     """Width of the warning band; None takes the policy's."""
     altitude: AltitudeBand = AltitudeBand()
     window: TimeWindow = TimeWindow()
+    proposer: str | None = None
+    """The party that proposed it (one of ``parties``): the zone binds the others only once they
+    agree (see :mod:`.agreement`). None: agreed by all its parties when declared."""
 
     @property
     def volume(self) -> Volume4D:

@@ -41,6 +41,17 @@ class Disowning:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoneAnswer:
+    """A party named in a zone agrees it, or (with a reason) declines it."""
+
+    t: datetime
+    zone: str
+    by: str
+    agree: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelChange:
     t: datetime
     a: str
@@ -86,18 +97,24 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
 
     sent_at: dict[str, datetime] = {}
     for i, spec in enumerate(data.get("messages", [])):
-        if spec and "ack" not in spec and "disown" not in spec:
+        if spec and not {"ack", "disown", "agree", "decline"} & set(spec):
             message_id = spec.get("id", f"msg-{i + 1}")
             scripted.add(message_id)
             first = parse_time(spec["t"], "", [])
             if first is not None:
                 sent_at.setdefault(message_id, first)
     seen_ids: set[str] = set()
+    answered: set[tuple[str, str]] = set()
     for i, spec in enumerate(data.get("messages", [])):
         if not spec:
             continue
         path = f"messages[{i}]"
         t = builder.command_time(spec["t"], f"{path}.t")
+        if "agree" in spec or "decline" in spec:
+            answer = _zone_answer(builder, spec, path, t, data, zones, answered)
+            if answer is not None:
+                commands.append(answer)
+            continue
         if "ack" in spec or "disown" in spec:
             key = "ack" if "ack" in spec else "disown"
             party(spec["by"], f"{path}.by")
@@ -156,3 +173,30 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             commands.append(IncidentReport(t, Incident(spec["id"], spec["reporter"], spec["kind"], shape,
                                                        spec.get("text", "")), spec))
     return commands
+
+
+def _zone_answer(builder, spec: dict, path: str, t: datetime | None, data: dict, named,
+                 answered: set[tuple[str, str]]) -> ZoneAnswer | None:
+    """An ``agree`` or ``decline`` item: by a party the zone names, other than its proposer, once.
+    ``named``: the zone ids of the file, broken items included (their problems are named already)."""
+    key = "agree" if "agree" in spec else "decline"
+    zone_id, by = spec[key], spec["by"]
+    if zone_id not in named:
+        builder.problem(f"{path}.{key}", _unknown("zone", zone_id, named))
+        return None
+    zone = next((z for z in data.get("zones", []) if isinstance(z, dict) and z.get("id") == zone_id), None)
+    if zone is None:
+        return None
+    if by not in zone.get("parties", []):
+        builder.problem(f"{path}.by", f"{by!r} is not named in zone {zone_id!r} (its parties)")
+    elif "proposer" not in zone:
+        builder.problem(f"{path}.{key}", f"zone {zone_id!r} has no proposer: all its parties agreed it when declared")
+    elif by == zone["proposer"]:
+        builder.problem(f"{path}.by", f"{by!r} proposed zone {zone_id!r}: it agreed it then")
+    elif (zone_id, by) in answered:
+        builder.problem(f"{path}.by", f"{by!r} has already agreed or declined zone {zone_id!r}")
+    else:
+        answered.add((zone_id, by))
+        if t is not None:
+            return ZoneAnswer(t, zone_id, by, key == "agree", spec.get("reason", ""))
+    return None

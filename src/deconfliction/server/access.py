@@ -11,7 +11,7 @@ through :class:`Access`; the units view folds the log with :class:`Concern` and
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -62,9 +62,9 @@ class Access:
             route = m.route if m is not None else ()
             return coordinator or p in (event.get("from"), event.get("to"), event.get("by")) or p in route
         if kind in _ZONE_TRACKING:
-            zone = self.engine.zones.get(event["zone"])
-            return p == event["party"] or (zone is not None and p in zone.parties)
-        if kind == "zone.declared":
+            # the zone's parties that had agreed it when the unit was seen (not those that agreed later)
+            return p == event["party"] or p in self.engine.bound(event["zone"], event.get("seq"))
+        if kind in ("zone.declared", "zone.agreed", "zone.declined"):
             return self.sees_zone(event["zone"])
         if kind == "operation.declared":
             return p == event["party"]
@@ -111,7 +111,7 @@ class Access:
 
     def zones(self) -> list[dict]:
         """The zones the viewer may see, whole."""
-        return [render.zone(z, self.engine.perimeter_m(z)) for z in self._zones()]
+        return [render.zone(z, self.engine.perimeter_m(z), self.engine.agreement(z.id)) for z in self._zones()]
 
     def _zones(self) -> Iterator[Zone]:
         return (z for z in self.engine.zones.values() if self.sees_zone(z.id))
@@ -224,14 +224,14 @@ class Concern:
         return {"zones": sorted(self.zones), "units": sorted(o for o, until in self.near.items() if until > now)}
 
 
-def unit_concerns(event: dict, zones: Mapping[str, Zone]) -> list[tuple[str, str, str]]:
+def unit_concerns(event: dict, bound: Callable[[str, int | None], Sequence[str]]) -> list[tuple[str, str, str]]:
     """Whom an event makes another party's unit concern: (party, track, why), ``why`` being the
-    zone (a zone event: the zone's parties other than the unit's) or the party's own unit near
-    it (a closest approach or loss of separation: each party, about the other's unit)."""
+    zone (a zone event: the zone's parties that had agreed it then, other than the unit's; ``bound``
+    is :meth:`Engine.bound`) or the party's own unit near it (a closest approach or loss of
+    separation: each party, about the other's unit)."""
     kind = event.get("type")
     if kind in ZONE_OPENS or kind in ZONE_CLOSES:
-        zone = zones.get(event["zone"])
-        return [(party, event["track"], event["zone"]) for party in (zone.parties if zone is not None else ())
+        return [(party, event["track"], event["zone"]) for party in bound(event["zone"], event.get("seq"))
                 if party != event["party"]]
     if kind in NEAR:
         (a, b), (pa, pb) = event["tracks"], event["parties"]

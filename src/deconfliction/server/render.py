@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..engine.agreement import AgreementRecord
 from ..engine.model import Zone
 from ..engine.strategic import PlanConflict
 from ..geo.volumes import TimeWindow, Volume4D
@@ -18,9 +19,15 @@ def volume(v: Volume4D) -> dict:
     return {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(), "window": window(v.window)}
 
 
-def zone(z: Zone, perimeter_m: float) -> dict:
-    return {"id": z.id, "name": z.name, "kind": str(z.kind), "parties": list(z.parties), "allowed": list(z.allowed),
-            "geometry": z.shape.to_geojson(), "perimeter_m": perimeter_m}
+def zone(z: Zone, perimeter_m: float, agreement: AgreementRecord | None = None) -> dict:
+    out = {"id": z.id, "name": z.name, "kind": str(z.kind), "parties": list(z.parties), "allowed": list(z.allowed),
+           "geometry": z.shape.to_geojson(), "perimeter_m": perimeter_m}
+    if agreement is not None:
+        out |= {"proposer": agreement.proposer, "status": agreement.status,
+                "agreed": [{"party": p, "at": format_time(t)} for p, t in agreement.agreed],
+                "declined": [{"party": p, "at": format_time(t), "reason": r} for p, t, r in agreement.declined],
+                "pending": list(agreement.pending)}
+    return out
 
 
 def dry_conflict(c: PlanConflict) -> dict:
