@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 from .engine.events import format_time
 from .engine.model import Operation, Report, Zone
-from .formats.messages import Acknowledgement, ChannelChange, Disowning, IncidentReport, ScriptedMessage, ZoneAnswer
+from .formats.messages import (Acknowledgement, Amendment, ChannelChange, Disowning, IncidentReport, ScriptedMessage,
+                               Withdrawal, ZoneAnswer)
 from .formats.scenario import Scenario
 from .geo.volumes import TimeWindow, Volume4D
 from .server.clock import ScenarioClock
@@ -31,6 +32,8 @@ class Step:
     path: str
     body: Any
     what: str
+    method: str = "POST"
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -43,7 +46,8 @@ class Played:
 
 
 # at one instant, as in a replay: line changes, reports, messages, answers, incidents
-_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, ZoneAnswer: 3, IncidentReport: 4}
+_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, ZoneAnswer: 3, Amendment: 3,
+          Withdrawal: 3, IncidentReport: 4}
 _REPORTS = 1
 
 
@@ -68,8 +72,19 @@ def script(scenario: Scenario) -> list[Step]:
         batches.setdefault((r.t, r.party), []).append(r)
     reports = [(t, _REPORTS, i, _positions_step(t, party, rs)) for i, ((t, party), rs) in enumerate(batches.items())]
     commands = sorted(((c.t, _ORDER[type(c)], i, c) for i, c in enumerate(scenario.commands)), key=lambda x: x[:3])
+    versions: dict[str, int] = {}
     for t, _, _, item in heapq.merge(reports, commands, key=lambda x: x[:3]):
-        steps.append(item if isinstance(item, Step) else _command_step(item))
+        if isinstance(item, Amendment):
+            version = versions.get(item.item.id, 1)
+            versions[item.item.id] = version + 1
+            path = f"/v1/{item.kind}s/{urllib.parse.quote(item.item.id, safe='')}"
+            steps.append(Step(item.t, item.party, path, item.spec, f"amendment of {item.kind} {item.item.id}",
+                              "PUT", {"If-Match": str(version)}))
+        elif isinstance(item, Withdrawal):
+            path = f"/v1/{item.kind}s/{urllib.parse.quote(item.id, safe='')}?reason={urllib.parse.quote(item.reason)}"
+            steps.append(Step(item.t, item.by, path, None, f"withdrawal of {item.kind} {item.id}", "DELETE"))
+        else:
+            steps.append(item if isinstance(item, Step) else _command_step(item))
     return steps
 
 
@@ -191,8 +206,8 @@ def _send(base_url: str, tokens: dict[str, str], step: Step, timeout_s: float) -
     if token is None:
         return f"no token for party {step.party!r}" if step.party else "no party to send it"
     data = b"" if step.body is None else json.dumps(step.body).encode()
-    request = urllib.request.Request(base_url.rstrip("/") + step.path, data=data, method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(base_url.rstrip("/") + step.path, data=data, method=step.method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **step.headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as answer:
             answer.read()

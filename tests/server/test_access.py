@@ -263,3 +263,32 @@ def test_answering_a_zone_is_no_oracle_for_hidden_zones(tanf):
         assert tanf.post(f"/v1/zones/tanf/{route}", "militia", body).status_code == 403
     assert tanf.size() == size
     assert "tanf" not in dumps(tanf.events("un"))
+
+
+def test_amendments_withdrawals_and_cancellations_reach_only_those_told(world):
+    """The change of a zone or plan is an event for the parties told of it (its own, named, allowed,
+    warned, in conflict); the others learn nothing, and probing its id answers as for an unknown one."""
+    world.declare_tanf()
+    plan = {"id": "m-op", "volumes": [{"geometry": {"type": "Point", "coordinates": TANF_CENTRE}, "radius_m": 3000,
+                                       "window": WINDOW}]}
+    assert world.post("/v1/operations", "militia", plan).json()["conflicts"]
+    world.clock.set(2)
+    put = world.client.put("/v1/operations/m-op", json={**plan, "priority": 3}, headers=world.h("militia", **{"If-Match": "1"}))
+    assert put.status_code == 200, put.text
+    assert world.client.delete("/v1/operations/m-op", params={"reason": "called off"},
+                               headers=world.h("militia")).status_code == 200
+    assert world.client.delete("/v1/zones/tanf", params={"reason": "closed"}, headers=world.h("coalition")).status_code == 200
+    changes = ("operation.amended", "operation.cancelled", "zone.withdrawn", "plan.conflict_ended")
+    for party in ("coalition", "militia", "russia"):  # russia agreed tanf: it is in the plan's conflict with it
+        assert {e["type"] for e in world.events(party)} >= set(changes), party
+    assert [e["type"] for e in world.events("ocha") if e["type"] in changes] == ["zone.withdrawn"]  # coordinator
+    assert [e for e in world.events("un") if e["type"] in changes] == []
+    assert "m-op" not in dumps(world.events("un")) and "tanf" not in dumps(world.events("un"))
+    size = world.size()
+    for path in ("/v1/operations/m-op", "/v1/zones/tanf"):
+        hidden = world.client.delete(path, params={"reason": "x"}, headers=world.h("un"))
+        unknown = world.client.delete(path + "-x", params={"reason": "x"}, headers=world.h("un"))
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.json()["error"]["message"].replace("'", "").replace("-x", "") == \
+            unknown.json()["error"]["message"].replace("'", "").replace("-x", "")
+    assert world.size() == size

@@ -71,6 +71,14 @@ class Agreements:
             a.since[p] = seq
         self._zones[zone.id] = a
 
+    def amend(self, zone: Zone) -> None:
+        """A zone is amended: the parties it still names keep their answers, new ones are asked."""
+        a = self._zones[zone.id]
+        a.parties = zone.parties
+        for answers in (a.agreed, a.since, a.declined):
+            for p in [p for p in answers if p not in zone.parties and p != a.proposer]:
+                del answers[p]
+
     def check(self, zone_id: str, by: str) -> None:
         """Refused unless ``by`` is named in the zone and has neither agreed nor declined."""
         a = self._zones.get(zone_id)

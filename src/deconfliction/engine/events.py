@@ -39,6 +39,11 @@ class EventType(StrEnum):
     INCIDENT_REPORTED = "incident.reported"
     ZONE_AGREED = "zone.agreed"
     ZONE_DECLINED = "zone.declined"
+    ZONE_AMENDED = "zone.amended"
+    ZONE_WITHDRAWN = "zone.withdrawn"
+    OPERATION_AMENDED = "operation.amended"
+    OPERATION_CANCELLED = "operation.cancelled"
+    PLAN_CONFLICT_ENDED = "plan.conflict_ended"
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,13 @@ _DECLINE = {
     "properties": {"t": _TIME, "decline": {**_ID, "description": "Id of the zone declined."},
                    "by": _ID, "reason": {"type": "string", "minLength": 1}},
 }
+_WITHDRAW = {
+    "type": "object",
+    "required": ["t", "withdraw", "by", "reason"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "withdraw": {**_ID, "description": "Id of the zone withdrawn or operation cancelled."},
+                   "by": _ID, "reason": {"type": "string", "minLength": 1}},
+}
 _INCIDENT = {
     "type": "object",
     "required": ["t", "id", "reporter", "kind", "geometry"],
@@ -121,10 +128,19 @@ _CHANNEL_EVENT = {
                    "state": {"enum": ["suspended", "active"]}},
 }
 
+_AMEND_ZONE: dict = {}
+_AMEND_OPERATION: dict = {}
+"""Filled in below, from the zones and operations items of SCENARIO_SCHEMA."""
+
+
 def _agreement_items(other: dict) -> dict:
     """The messages item schema: an agreement or a decline of a zone, else ``other``."""
     return {"if": {"type": "object", "required": ["agree"]}, "then": _AGREE,
-            "else": {"if": {"type": "object", "required": ["decline"]}, "then": _DECLINE, "else": other}}
+            "else": {"if": {"type": "object", "required": ["decline"]}, "then": _DECLINE,
+                     "else": {"if": {"type": "object", "required": ["withdraw"]}, "then": _WITHDRAW,
+                              "else": {"if": {"type": "object", "required": ["amend_zone"]}, "then": _AMEND_ZONE,
+                                       "else": {"if": {"type": "object", "required": ["amend_operation"]},
+                                                "then": _AMEND_OPERATION, "else": other}}}}}
 
 
 SCENARIO_SCHEMA: dict = {
@@ -215,6 +231,18 @@ SCENARIO_SCHEMA: dict = {
         "channel_events": {"type": "array", "items": _CHANNEL_EVENT},
     },
 }
+
+
+_AMEND_ZONE.update({
+    "type": "object", "required": ["t", "amend_zone"], "additionalProperties": False,
+    "properties": {"t": _TIME, "amend_zone": {**SCENARIO_SCHEMA["properties"]["zones"]["items"],
+                                              "description": "The zone whole, as amended by its proposer."}},
+})
+_AMEND_OPERATION.update({
+    "type": "object", "required": ["t", "amend_operation"], "additionalProperties": False,
+    "properties": {"t": _TIME, "amend_operation": {**SCENARIO_SCHEMA["properties"]["operations"]["items"],
+                                                   "description": "The operation whole, as amended by its party."}},
+})
 
 
 def scenario_schema() -> dict:

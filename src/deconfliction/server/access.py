@@ -35,7 +35,8 @@ class Viewer:
 
 
 _ZONE_TRACKING = frozenset({"zone.approaching", "zone.entered", "zone.exited", "zone.crossed"})
-_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost"})
+_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended"})
+_CHANGES = frozenset({"zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ class Access:
             return self.sees_zone(event["zone"])
         if kind == "operation.declared":
             return p == event["party"]
+        if kind in _CHANGES:  # the parties told of the item when it changed, as the engine listed them
+            return p in event["parties"] or (coordinator and kind.startswith("zone."))
         if kind in _BETWEEN_UNITS:
             return p in event["parties"]
         if kind.startswith("channel."):
@@ -111,17 +114,20 @@ class Access:
 
     def zones(self) -> list[dict]:
         """The zones the viewer may see, whole."""
-        return [render.zone(z, self.engine.perimeter_m(z), self.engine.agreement(z.id)) for z in self._zones()]
+        return [render.zone(z, self.engine.perimeter_m(z), self.engine.agreement(z.id), self.engine.versions.get(z.id),
+                            self.engine.ended.get(z.id)) for z in self._zones()]
 
     def _zones(self) -> Iterator[Zone]:
         return (z for z in self.engine.zones.values() if self.sees_zone(z.id))
 
     # -- operations ------------------------------------------------------------------------------
-    def operations(self, log: Iterable[dict]) -> list[dict]:
-        """The viewer's operations, whole, and another party's only where the log has a plan.conflict
-        between it and one of the viewer's, and only what the conflict needs: with which, and when."""
+    def operations(self, log: Iterable[dict], now: datetime | None = None) -> list[dict]:
+        """The viewer's operations, whole (with their version and state at ``now``), and another
+        party's only where the log has a plan.conflict between it and one of the viewer's, and only
+        what the conflict needs: with which, and when."""
         engine, party = self.engine, self.viewer.party
-        out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes]}
+        out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes],
+                "version": engine.versions.get(op.id), **render.operation_state(op, engine.ended.get(op.id), now)}
                for op in engine.operations.values() if op.party == party]
         mine_all = {o["id"] for o in out}
         for e in log:

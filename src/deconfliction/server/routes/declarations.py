@@ -29,7 +29,7 @@ async def post_zone(request: Request, authorization: str | None = Header(None),
     if dry_run:
         with service.ledger.lock:
             found = [_proposed(c, viewer.party) for op in service.ledger.engine.operations.values()
-                     for c in conflicts_with_zones(op, [zone])]
+                     if op.id not in service.ledger.engine.ended for c in conflicts_with_zones(op, [zone])]
         return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": access.dry_conflicts(found)})
     conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": access.conflicts(events)})  # noqa: E731
     return await write(request, zone_command(viewer.party, spec), conflicts, rid, zone)
@@ -85,4 +85,4 @@ def get_operations(request: Request, authorization: str | None = Header(None)):
     ledger = service_of(request).ledger
     with ledger.lock:
         log = (entry.body for entry in ledger.entries if entry.kind == "event")
-        return Access(ledger.engine, viewer).operations(log)
+        return Access(ledger.engine, viewer).operations(log, service_of(request).clock())
