@@ -87,7 +87,8 @@ def stamp(t) -> str:
 # -- requests ---------------------------------------------------------------------------------------
 @st.composite
 def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
-    """(path, party, body) of one request; ``seen``: message ids met so far (acks and disowns aim at them)."""
+    """(path, party, body) of one request; ``seen``: message ids met so far (acks and disowns aim at them), and
+    (kind, party, id) of the zones and operations declared (agreements, amendments and withdrawals aim at them)."""
     party = draw(st.sampled_from(NAMES))
     other = draw(st.sampled_from(NAMES + ["nobody"]))
     what = draw(st.sampled_from(["positions"] * 5 + ["zone", "operation", "message", "ack", "disown",
@@ -121,7 +122,12 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
     if what in ("amend", "withdraw"):
         # PUT with If-Match (a version, a stale one, none, or garbage) or DELETE with a reason (or none)
         kind = draw(st.sampled_from(["zones", "operations"]))
-        item = draw(st.sampled_from(seen)) if seen and draw(st.booleans()) else draw(ids)
+        declared = [d for d in seen if isinstance(d, tuple)]
+        if declared and draw(st.integers(0, 3)):  # mostly an item declared: by its owner, or by another party
+            kind, owner, item = draw(st.sampled_from(declared))
+            party = owner if draw(st.integers(0, 3)) else party
+        else:
+            item = draw(st.sampled_from([d for d in seen if isinstance(d, str)] or ["Z"]))
         item = quote(item or "Z", safe="~", errors="surrogatepass")
         if what == "withdraw":
             reason = draw(st.one_of(st.none(), texts))
@@ -137,7 +143,8 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             body.pop("id", None)
         return f"PUT /v1/{kind}/{item}" + ("" if version is None else f" If-Match: {version}"), party, body
     if what in ("agree", "decline"):
-        zone_id = draw(st.sampled_from(seen)) if seen and draw(st.booleans()) else draw(ids)
+        zone_id = draw(st.sampled_from([d[2] for d in seen if isinstance(d, tuple) and d[0] == "zones"] or [None]))
+        zone_id = zone_id if zone_id is not None and draw(st.integers(0, 3)) else draw(ids)
         zone_id = quote(zone_id or "Z", safe="/~", errors="surrogatepass")
         body = {"reason": draw(texts)} if what == "decline" and draw(st.integers(0, 4)) else None
         return f"/v1/zones/{zone_id}/{what}", party, body
@@ -154,7 +161,8 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             body["id"] = draw(ids)
         return "/v1/messages", party, body
     if what in ("ack", "disown"):
-        message = draw(st.sampled_from(seen)) if seen and draw(st.booleans()) else draw(ids)
+        messages = [m for m in seen if isinstance(m, str)]
+        message = draw(st.sampled_from(messages)) if messages and draw(st.booleans()) else draw(ids)
         message = quote(message or "m1", safe="/~", errors="surrogatepass")  # a lone surrogate: bytes not UTF-8
         body = {"reason": draw(texts)} if what == "disown" else None
         return f"/v1/messages/{message}/{what}", party, body
@@ -245,7 +253,8 @@ def test_random_hostile_streams_leave_a_log_that_verifies_and_restarts_to_the_sa
                 if r.json().get("message"):
                     seen.append(r.json()["message"])
             if r.status_code == 201 and isinstance(r.json().get("zone", r.json().get("operation")), str):
-                seen.append(r.json().get("zone", r.json().get("operation")))  # items to agree, amend, withdraw
+                kind = "zones" if "zone" in r.json() else "operations"  # items to agree to, amend, withdraw
+                seen.append((kind, party, r.json()[kind[:-1]]))
             last = (path, party, body, key)
         seen += [e["message"] for p in NAMES for e in world.events(p) if "message" in e]
         open_worlds.append(check_the_log(world, url, folder, capsys))
