@@ -358,3 +358,21 @@ def test_a_second_demo_never_touches_the_store_of_a_running_one(tmp_path, store)
             assert get(address(third) + "v1/health")["status"] == "ok"
         finally:
             assert stop(third) == 0
+
+
+def test_agreements_amendments_and_withdrawals_play_as_they_replay(tmp_path):
+    """A scenario with agree, amend_zone, amend_operation and withdraw items, played through the API
+    (POST .../agree, PUT with If-Match, DELETE with a reason), shows every party what a replay shows it."""
+    from tests.formats.test_scenario_lifecycle import BASE
+    doc = json.loads(json.dumps(BASE))
+    # over the API every zone has a proposer (a zone without one is played as proposed and agreed)
+    doc["zones"][1]["proposer"] = "bravo"
+    doc["messages"].append({"t": "2017-06-06T00:05:00Z", "agree": "old", "by": "alpha"})
+    path = tmp_path / "lifecycle.json"
+    path.write_text(json.dumps(doc))
+    proc, url, tokens = start(tmp_path, "--scenario", str(path))
+    try:
+        assert "refused" not in (tmp_path / "demo.err").read_text()
+        assert_views_as_replayed(url, tokens, path)
+    finally:
+        stop(proc)

@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 from .engine.events import format_time
 from .engine.model import Operation, Report, Zone
-from .formats.messages import Acknowledgement, ChannelChange, Disowning, IncidentReport, ScriptedMessage
+from .formats.messages import (Acknowledgement, Amendment, ChannelChange, Disowning, IncidentReport, ScriptedMessage,
+                               Withdrawal, ZoneAnswer)
 from .formats.scenario import Scenario
 from .geo.volumes import TimeWindow, Volume4D
 from .server.clock import ScenarioClock
@@ -31,6 +32,8 @@ class Step:
     path: str
     body: Any
     what: str
+    method: str = "POST"
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -43,7 +46,8 @@ class Played:
 
 
 # at one instant, as in a replay: line changes, reports, messages, answers, incidents
-_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, IncidentReport: 4}
+_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, ZoneAnswer: 3, Amendment: 3,
+          Withdrawal: 3, IncidentReport: 4}
 _REPORTS = 1
 
 
@@ -52,9 +56,15 @@ def script(scenario: Scenario) -> list[Step]:
 
     Zones then operations at the start (file order), then by time: line changes, position
     reports (one batch per party and instant, parties in file order), messages,
-    acknowledgements and disowning, incidents.
+    acknowledgements, disowning and answers to zones, incidents. A zone without a proposer is
+    proposed by its first party and agreed by the others at the start.
     """
     steps = [_zone_step(scenario.start, z) for z in scenario.zones]
+    # a zone without a proposer counts as agreed by all its parties: over the API, its first party
+    # proposes it and the others agree it at once
+    steps += [Step(scenario.start, p, f"/v1/zones/{urllib.parse.quote(z.id, safe='')}/agree", None,
+                   f"agreement to zone {z.id} by {p}") for z in scenario.zones if z.proposer is None
+              for p in z.parties[1:]]
     steps += [Step(scenario.start, op.party, "/v1/operations", _operation_spec(op), f"operation {op.id}")
               for op in scenario.operations]
     batches: dict[tuple[datetime, str], list[Report]] = {}
@@ -62,8 +72,19 @@ def script(scenario: Scenario) -> list[Step]:
         batches.setdefault((r.t, r.party), []).append(r)
     reports = [(t, _REPORTS, i, _positions_step(t, party, rs)) for i, ((t, party), rs) in enumerate(batches.items())]
     commands = sorted(((c.t, _ORDER[type(c)], i, c) for i, c in enumerate(scenario.commands)), key=lambda x: x[:3])
+    versions: dict[str, int] = {}
     for t, _, _, item in heapq.merge(reports, commands, key=lambda x: x[:3]):
-        steps.append(item if isinstance(item, Step) else _command_step(item))
+        if isinstance(item, Amendment):
+            version = versions.get(item.item.id, 1)
+            versions[item.item.id] = version + 1
+            path = f"/v1/{item.kind}s/{urllib.parse.quote(item.item.id, safe='')}"
+            steps.append(Step(item.t, item.party, path, item.spec, f"amendment of {item.kind} {item.item.id}",
+                              "PUT", {"If-Match": str(version)}))
+        elif isinstance(item, Withdrawal):
+            path = f"/v1/{item.kind}s/{urllib.parse.quote(item.id, safe='')}?reason={urllib.parse.quote(item.reason)}"
+            steps.append(Step(item.t, item.by, path, None, f"withdrawal of {item.kind} {item.id}", "DELETE"))
+        else:
+            steps.append(item if isinstance(item, Step) else _command_step(item))
     return steps
 
 
@@ -77,7 +98,9 @@ def _zone_step(t: datetime, z: Zone) -> Step:
     spec.update(_band_and_window(z.volume))
     if z.notify:
         spec["notify"] = list(z.notify)
-    return Step(t, z.parties[0] if z.parties else "", "/v1/zones", spec, f"zone {z.id}")
+    if z.proposer is not None:
+        spec["proposer"] = z.proposer
+    return Step(t, z.proposer or (z.parties[0] if z.parties else ""), "/v1/zones", spec, f"zone {z.id}")
 
 
 def _operation_spec(op: Operation) -> dict:
@@ -128,6 +151,10 @@ def _command_step(c) -> Step:
     if isinstance(c, Disowning):
         return Step(c.t, c.by, _message_path(c.message, "disown"), {"reason": c.reason},
                     f"disowning of {c.message} by {c.by}")
+    if isinstance(c, ZoneAnswer):
+        path = f"/v1/zones/{urllib.parse.quote(c.zone, safe='')}/{'agree' if c.agree else 'decline'}"
+        return Step(c.t, c.by, path, None if c.agree else {"reason": c.reason},
+                    f"{'agreement to' if c.agree else 'decline of'} zone {c.zone} by {c.by}")
     if isinstance(c, ChannelChange):
         state = "active" if c.active else "suspended"
         return Step(c.t, c.a, "/v1/channels", {"between": [c.a, c.b], "state": state},
@@ -183,8 +210,8 @@ def _send(base_url: str, tokens: dict[str, str], step: Step, timeout_s: float) -
     if token is None:
         return f"no token for party {step.party!r}" if step.party else "no party to send it"
     data = b"" if step.body is None else json.dumps(step.body).encode()
-    request = urllib.request.Request(base_url.rstrip("/") + step.path, data=data, method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(base_url.rstrip("/") + step.path, data=data, method=step.method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **step.headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as answer:
             answer.read()

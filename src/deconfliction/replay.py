@@ -6,17 +6,21 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from itertools import groupby
 
-from .app.commands import (ack_command, broadcast_command, channel_command, disown_command, incident_command, message_command,
-                           operation_command, run, zone_command)
+from .app.commands import (ack_command, agree_command, broadcast_command, channel_command, decline_command,
+                           disown_command, incident_command, message_command, operation_amend_command,
+                           operation_cancel_command, operation_command, run, zone_amend_command, zone_command,
+                           zone_withdraw_command)
 from .engine.core import Engine
 from .engine.events import Event
 from .engine.tracks import ReportBatch
-from .formats.messages import Acknowledgement, ChannelChange, Disowning, IncidentReport, ScriptedMessage
+from .formats.messages import (Acknowledgement, Amendment, ChannelChange, Disowning, IncidentReport, ScriptedMessage,
+                               Withdrawal, ZoneAnswer)
 from .formats.scenario import Scenario
 
 _END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
 _REPORTS = 1  # at one instant: line changes (0), reports (1), messages (2), answers (3), incidents (4)
-_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, IncidentReport: 4}
+_ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3, ZoneAnswer: 3, Amendment: 3,
+          Withdrawal: 3, IncidentReport: 4}
 
 
 def replay(scenario: Scenario, engine: Engine | None = None,
@@ -25,7 +29,8 @@ def replay(scenario: Scenario, engine: Engine | None = None,
 
     Zones and operations are declared at the scenario's start, in file order. Then, in time
     order, with this order at one instant: line changes, position reports (simultaneous ones in
-    file order), messages, acknowledgements and disowning, incidents. Deadlines fire at their
+    file order), messages, acknowledgements, disowning and answers to zones (agree, decline),
+    incidents. Deadlines fire at their
     own times. The replay stops before ``until``, or the scenario's end, or when nothing is left
     to happen. ``progress(done, total)`` is called now and then with the reports handled.
 
@@ -38,7 +43,8 @@ def replay(scenario: Scenario, engine: Engine | None = None,
     if scenario.start >= stop:
         return
     for zone, spec in zip(scenario.zones, scenario.specs.get("zones", [None] * len(scenario.zones))):
-        yield from _run(engine, zone_command(zone.parties[0], spec or {"id": zone.id}), scenario.start, zone)
+        yield from _run(engine, zone_command(zone.proposer or zone.parties[0], spec or {"id": zone.id}),
+                        scenario.start, zone)
     for op, spec in zip(scenario.operations, scenario.specs.get("operations", [None] * len(scenario.operations))):
         yield from _run(engine, operation_command(op.party, spec or {"id": op.id}), scenario.start, op)
     batches = ((t, _REPORTS, list(g)) for t, g in groupby(scenario.reports, key=lambda r: r.t))
@@ -52,6 +58,10 @@ def replay(scenario: Scenario, engine: Engine | None = None,
             done += len(item)
             if progress is not None:
                 progress(done, total)
+        elif isinstance(item, Amendment):
+            version = engine.versions.get(item.item.id, 1)  # the version it stands at: the file's order
+            build = zone_amend_command if item.kind == "zone" else operation_amend_command
+            yield from _run(engine, build(item.party, item.spec, version), t)
         else:
             yield from _run(engine, *_command(item))
     yield from engine.advance(stop, inclusive=stop == _END_OF_TIME)
@@ -71,6 +81,11 @@ def _command(c) -> tuple:
         return ack_command(c.message, c.by), c.t
     if isinstance(c, Disowning):
         return disown_command(c.message, c.by, c.reason), c.t
+    if isinstance(c, Withdrawal):
+        build = zone_withdraw_command if c.kind == "zone" else operation_cancel_command
+        return build(c.id, c.by, c.reason), c.t
+    if isinstance(c, ZoneAnswer):
+        return (agree_command(c.zone, c.by) if c.agree else decline_command(c.zone, c.by, c.reason)), c.t
     if isinstance(c, ChannelChange):
         return channel_command([c.a, c.b], c.active), c.t
     return incident_command(c.spec or {"id": c.incident.id}), c.t, c.incident

@@ -61,18 +61,19 @@ ITEMS = {
     "c-told declared": lambda e: e["type"] == "operation.declared" and e["operation"] == "c-told",
     "notification of c-told": _message("notify/c-told/militia/1"),
     "leaflets b-1": lambda e: e["type"].startswith("broadcast.") and e["broadcast"] == "b-1",
+    "tanf agreed": lambda e: e["type"] == "zone.agreed" and e["zone"] == "tanf",
 }
 Y, N, ANY = True, False, None
 SEES = {
     # c-told: the coalition's plan notified to the militia (relayed by Russia, which carries it)
     # b-1: the coalition's area broadcast, reaching the militia (Russia relays the copy, as a
     # message, but is not told of the broadcast)
-    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un c-told notif b-1
-    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y,     Y,    Y),
-    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y,     Y,    N),
-    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y,     Y,    Y),
-    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N,     N,    N),
-    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY,   Y,    Y),
+    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un c-told notif b-1 agreed
+    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y,     Y,    Y,  Y),
+    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y,     Y,    N,  Y),
+    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y,     Y,    Y,  Y),  # warned about tanf: it sees it
+    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N,     N,    N,  N),
+    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY,   Y,    Y,  ANY),
 }
 
 
@@ -268,3 +269,46 @@ def test_a_coordinator_sees_every_message(world):
     assert seen == {"m-1", "m-2"}
     assert {e["message"] for e in world.events("un") if e["type"].startswith("message.")} == set()
 
+
+
+def test_answering_a_zone_is_no_oracle_for_hidden_zones(tanf):
+    """Agreeing to or declining a zone the caller cannot see answers as for an id never used, and
+    writes nothing; a party that sees the zone but is not named in it is told it is not named."""
+    size = tanf.size()
+    for route, body in (("agree", None), ("decline", {"reason": "no"})):
+        hidden = tanf.post(f"/v1/zones/tanf/{route}", "un", body)
+        unknown = tanf.post(f"/v1/zones/tanf-x/{route}", "un", body)
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.json()["error"]["message"].replace("'tanf'", "'tanf-x'") == unknown.json()["error"]["message"]
+        assert tanf.post(f"/v1/zones/tanf/{route}", "militia", body).status_code == 403
+    assert tanf.size() == size
+    assert "tanf" not in dumps(tanf.events("un"))
+
+
+def test_amendments_withdrawals_and_cancellations_reach_only_those_told(world):
+    """The change of a zone or plan is an event for the parties told of it (its own, named, allowed,
+    warned, in conflict); the others learn nothing, and probing its id answers as for an unknown one."""
+    world.declare_tanf()
+    plan = {"id": "m-op", "volumes": [{"geometry": {"type": "Point", "coordinates": TANF_CENTRE}, "radius_m": 3000,
+                                       "window": WINDOW}]}
+    assert world.post("/v1/operations", "militia", plan).json()["conflicts"]
+    world.clock.set(2)
+    put = world.client.put("/v1/operations/m-op", json={**plan, "priority": 3}, headers=world.h("militia", **{"If-Match": "1"}))
+    assert put.status_code == 200, put.text
+    assert world.client.delete("/v1/operations/m-op", params={"reason": "called off"},
+                               headers=world.h("militia")).status_code == 200
+    assert world.client.delete("/v1/zones/tanf", params={"reason": "closed"}, headers=world.h("coalition")).status_code == 200
+    changes = ("operation.amended", "operation.cancelled", "zone.withdrawn", "plan.conflict_ended")
+    for party in ("coalition", "militia", "russia"):  # russia agreed tanf: it is in the plan's conflict with it
+        assert {e["type"] for e in world.events(party)} >= set(changes), party
+    assert [e["type"] for e in world.events("ocha") if e["type"] in changes] == ["zone.withdrawn"]  # coordinator
+    assert [e for e in world.events("un") if e["type"] in changes] == []
+    assert "m-op" not in dumps(world.events("un")) and "tanf" not in dumps(world.events("un"))
+    size = world.size()
+    for path in ("/v1/operations/m-op", "/v1/zones/tanf"):
+        hidden = world.client.delete(path, params={"reason": "x"}, headers=world.h("un"))
+        unknown = world.client.delete(path + "-x", params={"reason": "x"}, headers=world.h("un"))
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.json()["error"]["message"].replace("'", "").replace("-x", "") == \
+            unknown.json()["error"]["message"].replace("'", "").replace("-x", "")
+    assert world.size() == size

@@ -96,11 +96,13 @@ def notify_list(party: str) -> st.SearchStrategy:
 # -- requests ---------------------------------------------------------------------------------------
 @st.composite
 def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
-    """(path, party, body) of one request; ``seen``: message ids met so far (acks and disowns aim at them)."""
+    """(path, party, body) of one request; ``seen``: message ids met so far (acks and disowns aim at them), and
+    (kind, party, id) of the zones and operations declared (agreements, amendments and withdrawals aim at them)."""
     party = draw(st.sampled_from(NAMES))
     other = draw(st.sampled_from(NAMES + ["nobody"]))
     what = draw(st.sampled_from(["positions"] * 5 + ["zone", "operation", "message", "ack", "disown",
-                                                     "channel", "incident"]))
+                                                     "channel", "incident", "agree", "decline", "amend",
+                                                     "withdraw"]))
     if what == "positions":
         reports = []
         for _ in range(draw(st.integers(1, 4))):
@@ -125,7 +127,38 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             zone["window"] = draw(window(clock))
         if draw(st.booleans()):
             zone["notify"] = draw(notify_list(party))
+        if draw(st.integers(0, 5)) == 0:
+            zone["proposer"] = draw(st.sampled_from([party, other]))  # another party's name: refused
         return "/v1/zones", party, zone
+    if what in ("amend", "withdraw"):
+        # PUT with If-Match (a version, a stale one, none, or garbage) or DELETE with a reason (or none)
+        kind = draw(st.sampled_from(["zones", "operations"]))
+        declared = [d for d in seen if isinstance(d, tuple)]
+        if declared and draw(st.integers(0, 3)):  # mostly an item declared: by its owner, or by another party
+            kind, owner, item = draw(st.sampled_from(declared))
+            party = owner if draw(st.integers(0, 3)) else party
+        else:
+            item = draw(st.sampled_from([d for d in seen if isinstance(d, str)] or ["Z"]))
+        item = quote(item or "Z", safe="~", errors="surrogatepass")
+        if what == "withdraw":
+            reason = draw(st.one_of(st.none(), texts))
+            query = "" if reason is None else "?reason=" + quote(reason, errors="surrogatepass")
+            return f"DELETE /v1/{kind}/{item}{query}", party, None
+        version = draw(st.one_of(st.none(), st.sampled_from(["1", "2", "3", '"1"', "x", "-1", "99999999999999"])))
+        if kind == "zones":
+            body = {"id": draw(ids), "parties": [party] + draw(st.lists(st.sampled_from(NAMES), max_size=2)),
+                    **draw(geometry())}
+        else:
+            body = {"volumes": [{**draw(geometry()), "window": draw(window(clock))}]}
+        if draw(st.booleans()):
+            body.pop("id", None)
+        return f"PUT /v1/{kind}/{item}" + ("" if version is None else f" If-Match: {version}"), party, body
+    if what in ("agree", "decline"):
+        zone_id = draw(st.sampled_from([d[2] for d in seen if isinstance(d, tuple) and d[0] == "zones"] or [None]))
+        zone_id = zone_id if zone_id is not None and draw(st.integers(0, 3)) else draw(ids)
+        zone_id = quote(zone_id or "Z", safe="/~", errors="surrogatepass")
+        body = {"reason": draw(texts)} if what == "decline" and draw(st.integers(0, 4)) else None
+        return f"/v1/zones/{zone_id}/{what}", party, body
     if what == "operation":
         volume = {**draw(geometry()), "window": draw(window(clock))}
         if draw(st.booleans()):
@@ -148,7 +181,8 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             body["id"] = draw(ids)
         return "/v1/messages", party, body
     if what in ("ack", "disown"):
-        message = draw(st.sampled_from(seen)) if seen and draw(st.booleans()) else draw(ids)
+        messages = [m for m in seen if isinstance(m, str)]
+        message = draw(st.sampled_from(messages)) if messages and draw(st.booleans()) else draw(ids)
         message = quote(message or "m1", safe="/~", errors="surrogatepass")  # a lone surrogate: bytes not UTF-8
         body = {"reason": draw(texts)} if what == "disown" else None
         return f"/v1/messages/{message}/{what}", party, body
@@ -187,9 +221,17 @@ def fresh_world(backend: str):
 
 def send(world: World, path: str, party: str, body, key: str | None):
     content = json.dumps(body).encode()  # NaN and infinity as JavaScript writes them; surrogates escaped
-    r = world.post(path, party, key=key, content=content, content_type="application/json")
+    if path.startswith(("PUT ", "DELETE ")):  # "METHOD PATH[ If-Match: VERSION]"
+        method, path, *if_match = path.split(" ", 2)
+        headers = world.h(party, **({"Idempotency-Key": key} if key else {}), **{"Content-Type": "application/json"})
+        if if_match:
+            headers["If-Match"] = if_match[0].removeprefix("If-Match: ")
+        r = world.client.request(method, path, content=content if method == "PUT" else None, headers=headers)
+        path = f"{method} {path}"
+    else:
+        r = world.post(path, party, key=key, content=content, content_type="application/json")
     assert r.status_code < 500, (path, party, body, r.text)
-    event(f"{path.split('/')[2] if path.count('/') < 4 else path.rsplit('/', 1)[1]} {r.status_code}")  # --hypothesis-show-statistics
+    event(f"{path.split(' ')[0] if ' ' in path else ''}{path.split('/')[2] if path.count('/') < 4 else path.rsplit('/', 1)[1]} {r.status_code}")  # --hypothesis-show-statistics
     if r.status_code >= 400:
         error = r.json()["error"]
         assert error["code"] and error["message"], r.text
@@ -230,6 +272,9 @@ def test_random_hostile_streams_leave_a_log_that_verifies_and_restarts_to_the_sa
                 seen += [e["message"] for e in r.json()["events"] if "message" in e]
                 if r.json().get("message"):
                     seen.append(r.json()["message"])
+            if r.status_code == 201 and isinstance(r.json().get("zone", r.json().get("operation")), str):
+                kind = "zones" if "zone" in r.json() else "operations"  # items to agree to, amend, withdraw
+                seen.append((kind, party, r.json()[kind[:-1]]))
             last = (path, party, body, key)
         seen += [e["message"] for p in NAMES for e in world.events(p) if "message" in e]
         open_worlds.append(check_the_log(world, url, folder, capsys))

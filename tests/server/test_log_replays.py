@@ -160,14 +160,16 @@ def test_a_scenario_may_acknowledge_an_automatic_warning_whose_ids_hold_a_slash(
 def test_the_service_logs_the_commands_a_scenario_replay_builds(world):
     """Each write route logs the command app.commands builds for the same item, as the replay of a
     scenario does, so a log and a replay of the same items hold the same bytes."""
-    from deconfliction.app.commands import (ack_command, channel_command, disown_command, encode, incident_command,
-                                            message_command, operation_command, zone_command)
+    from deconfliction.app.commands import (ack_command, agree_command, channel_command, decline_command,
+                                            disown_command, encode, incident_command, message_command,
+                                            operation_command, zone_command)
     op = {"id": "m-op", "volumes": [{"geometry": {"type": "Point", "coordinates": TANF["geometry"]["coordinates"]},
                                      "radius_m": 2000}]}
     incident = {"id": "i-1", "kind": "shelling", "text": "reported",
                 "geometry": {"type": "Point", "coordinates": TANF["geometry"]["coordinates"]}}
     steps = [
-        ("/v1/zones", "coalition", TANF, zone_command("coalition", TANF)),
+        ("/v1/zones", "coalition", TANF, zone_command("coalition", {**TANF, "proposer": "coalition"})),
+        ("/v1/zones/tanf/agree", "russia", None, agree_command("tanf", "russia")),
         ("/v1/operations", "militia", op, operation_command("militia", {**op, "party": "militia"})),
         ("/v1/messages", "coalition", {"id": "m-1", "to": "militia", "kind": "request", "text": "t", "ref": "tanf"},
          message_command("m-1", "coalition", "militia", "request", "t", "tanf")),
@@ -181,6 +183,9 @@ def test_the_service_logs_the_commands_a_scenario_replay_builds(world):
         ("/v1/incidents", "un", incident, incident_command({**incident, "reporter": "un"})),
         ("/v1/incidents", "coalition", {**incident, "id": "i-2", "t": T0.isoformat()},
          incident_command({**incident, "id": "i-2", "reporter": "coalition"})),
+        ("/v1/zones", "coalition", {**TANF, "id": "tanf-2"},
+         zone_command("coalition", {**TANF, "id": "tanf-2", "proposer": "coalition"})),
+        ("/v1/zones/tanf-2/decline", "russia", {"reason": "too wide"}, decline_command("tanf-2", "russia", "too wide")),
     ]
     for path, party, body, command in steps:
         size = world.size()

@@ -116,9 +116,13 @@ class World:
         return self.head()["size"]
 
     # -- scenario steps ----------------------------------------------------------------------------
-    def declare_tanf(self) -> dict:
+    def declare_tanf(self, agreed: bool = True) -> dict:
+        """The coalition proposes the At Tanf zone; Russia agrees it (unless ``agreed`` is False)."""
         r = self.post("/v1/zones", "coalition", TANF)
         assert r.status_code == 201, r.text
+        if agreed:
+            a = self.post("/v1/zones/tanf/agree", "russia")
+            assert a.status_code == 200, a.text
         return r.json()
 
     def report(self, party: str, track: str, where: tuple[float, float], minutes: float, **kw):

@@ -87,10 +87,15 @@ class Site:
         return r.json()
 
     def declare(self, *, zones=(), operations=()) -> None:
-        """Zones (by the first party that agreed them) and operations of the example, by id."""
+        """Zones (proposed by their proposer, or their first party, and agreed by the other parties
+        they name) and operations of the example, by id."""
         for z in self.scenario["zones"]:
             if z["id"] in zones:
-                self.post(z["parties"][0], "/v1/zones", z)
+                proposer = z.get("proposer", z["parties"][0])
+                self.post(proposer, "/v1/zones", z)
+                for party in z["parties"]:
+                    if party != proposer:
+                        self.post(party, f"/v1/zones/{z['id']}/agree", None)
         for op in self.scenario["operations"]:
             if op["id"] in operations:
                 self.post(op["party"], "/v1/operations", op)

@@ -97,6 +97,34 @@ def broadcast_command(message_id: str, sender: str, area: dict, kind: str, text:
             "text": text, "ref": ref}
 
 
+def agree_command(zone_id: str, by: str) -> dict:
+    """``by`` agrees the zone (it must be named in it)."""
+    return {"type": "zone.agree", "zone": zone_id, "by": by}
+
+
+def decline_command(zone_id: str, by: str, reason: str) -> dict:
+    """``by`` declines the zone, saying why."""
+    return {"type": "zone.decline", "zone": zone_id, "by": by, "reason": reason}
+
+
+def zone_amend_command(party: str, spec: dict, version: int) -> dict:
+    """``party`` (the zone's proposer) replaces the zone whole; ``version`` is the one it amends."""
+    return {"type": "zone.amend", "party": party, "zone": spec, "version": version}
+
+
+def zone_withdraw_command(zone_id: str, by: str, reason: str) -> dict:
+    return {"type": "zone.withdraw", "zone": zone_id, "by": by, "reason": reason}
+
+
+def operation_amend_command(party: str, spec: dict, version: int) -> dict:
+    """``party`` (the operation's) replaces the operation whole; ``version`` is the one it amends."""
+    return {"type": "operation.amend", "party": party, "operation": spec, "version": version}
+
+
+def operation_cancel_command(operation_id: str, by: str, reason: str) -> dict:
+    return {"type": "operation.cancel", "operation": operation_id, "by": by, "reason": reason}
+
+
 def ack_command(message_id: str, by: str) -> dict:
     return {"type": "message.ack", "message": message_id, "by": by}
 
@@ -353,8 +381,39 @@ def _policy(engine: Engine, c: dict, t: datetime) -> list[Event]:
     return []
 
 
+def _agree(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.agree_zone(t, c["zone"], c["by"])
+
+
+def _decline(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.decline_zone(t, c["zone"], c["by"], c["reason"])
+
+
+def _zone_amend(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    [zone] = parse_items(engine, "zones", [c["zone"]]).zones
+    return engine.amend_zone(zone, t, c["party"], c["version"])
+
+
+def _zone_withdraw(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.withdraw_zone(t, c["zone"], c["by"], c["reason"])
+
+
+def _operation_amend(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    [op] = parse_items(engine, "operations", [c["operation"]]).operations
+    if op.party != c["party"]:
+        raise Refused("the party of an amended operation is the command's")
+    return engine.amend_operation(op, t, c["version"])
+
+
+def _operation_cancel(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.cancel_operation(t, c["operation"], c["by"], c["reason"])
+
+
 _HANDLERS = {
     "party.add": _party_add, "zone.declare": _zone, "operation.declare": _operation, "positions": _positions,
     "message.send": _message, "message.broadcast": _broadcast, "message.ack": _ack, "message.disown": _disown, "incident.report": _incident,
     "channel.set": _channel, "clock": _clock, "policy.set": _policy,
+    "zone.agree": _agree, "zone.decline": _decline,
+    "zone.amend": _zone_amend, "zone.withdraw": _zone_withdraw,
+    "operation.amend": _operation_amend, "operation.cancel": _operation_cancel,
 }

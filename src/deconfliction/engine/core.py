@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from ..errors import Refused
 from ..geo.shapes import Shape
 from ..geo.volumes import TimeWindow
 from ..geo.zones import ZoneIndex
+from .agreement import AgreementRecord, Agreements
 from .channel import Channel, Message, MessageRecord
 from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
@@ -81,6 +82,20 @@ class BroadcastRecord:
     reached: tuple[tuple[str, datetime], ...]
 
 
+NEVER = TimeWindow(datetime(1, 1, 1, tzinfo=timezone.utc), datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc))
+"""The window of a withdrawn zone as the watch sees it: it holds at no time that comes."""
+
+
+def _pair(c: PlanConflict) -> tuple[str, str]:
+    """A conflict's key: (operation, zone), or the two operations in sorted order."""
+    return (c.operation, c.other) if c.other_kind == "zone" else tuple(sorted((c.operation, c.other)))
+
+
+def _need_reason(reason: object) -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        raise Refused("a reason is needed: a non-empty text")
+
+
 @dataclass(frozen=True, slots=True)
 class UnitInside:
     """A unit inside a zone its party is not allowed in, as of the unit's last report."""
@@ -119,6 +134,13 @@ class Engine:
         self._plans = VolumeIndex()
         self._zone_boxes = VolumeIndex()
         self._broadcasts: dict[str, _Broadcast] = {}
+        self._agreements = Agreements()
+        self.versions: dict[str, int] = {}
+        """Each zone's and operation's version: 1 when declared, one more at each amendment."""
+        self.ended: dict[str, tuple[datetime, str, str]] = {}
+        """Withdrawn zones and cancelled operations: (when, by whom, why)."""
+        self._open_conflicts: dict[tuple[str, str], dict] = {}
+        self._involved: dict[str, set[str]] = {}
 
     def set_policy(self, policy: Policy) -> None:
         """Adopt other rules; only while nothing but parties was added (no zone, plan, report,
@@ -175,10 +197,14 @@ class Engine:
         self._zone_boxes.add(zone.id, [zone.volume])
         self.declared_at[zone.id] = t
         self._unindexed.append(zone)
-        events.append(self._event(t, EventType.ZONE_DECLARED, {
-            "zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}))
-        for op in (self.operations[k] for k in self._plans.candidates([zone.volume])):
-            for c in conflicts_with_zones(op, [zone]):
+        self._agreements.propose(zone, t, self._seq + 1)
+        self.versions[zone.id] = 1
+        fields = {"zone": zone.id, "kind": str(zone.kind), "parties": list(zone.parties), "allowed": list(zone.allowed)}
+        if zone.proposer is not None and set(zone.parties) != {zone.proposer}:  # it asks others to agree
+            fields |= {"proposer": zone.proposer, "status": self._agreements.record(zone.id).status}
+        events.append(self._event(t, EventType.ZONE_DECLARED, fields))
+        for op in (self.operations[k] for k in self._plans.candidates([zone.volume]) if k not in self.ended):
+            for c in self._bind(conflicts_with_zones(op, [zone])):
                 events += self._conflict(t, c)
         if zone.notify:
             sender = by if by in zone.parties else zone.parties[0]
@@ -187,6 +213,168 @@ class Engine:
                 "perimeter_m": self.perimeter_m(zone), "geometry": zone.shape.to_geojson(),
                 "altitude": zone.altitude.to_json(), "window": _window(zone.window)})
         return events
+
+    # -- lifecycle: amendments, withdrawals, cancellations ------------------------------------------
+    def _live(self, zone: Zone) -> Zone:
+        """The zone as the watch sees it: a withdrawn zone holds at no time."""
+        return replace(zone, window=NEVER) if zone.id in self.ended else zone
+
+    def _check_change(self, item_id: str, kind: str, by: str, version: int | None) -> None:
+        """Refused unless the item exists, is still in force, is ``by``'s, and (when given) at ``version``."""
+        items = self.zones if kind == "zone" else self.operations
+        if item_id not in items:
+            raise Refused(f"no such {kind} {item_id!r}")
+        if self.owner(item_id) != by:
+            raise Refused(f"only {self.owner(item_id)}, which declared {kind} {item_id!r}, may change it")
+        if item_id in self.ended:
+            raise Refused(f"{kind} {item_id!r} was already {'withdrawn' if kind == 'zone' else 'cancelled'}")
+        if version is not None and version != self.versions[item_id]:
+            raise Refused(f"{kind} {item_id!r} is at version {self.versions[item_id]}, not {version}")
+
+    def owner(self, item_id: str) -> str | None:
+        """Who may amend or withdraw an item: a zone's proposer (its first party without one), an operation's party."""
+        if item_id in self.operations:
+            return self.operations[item_id].party
+        zone = self.zones.get(item_id)
+        if zone is None:
+            return None
+        return zone.proposer or (zone.parties[0] if zone.parties else None)
+
+    def told_of(self, item_id: str) -> list[str]:
+        """The parties told of an item: its own, those it names or allows, those in conflict with it,
+        and those that received or relayed a message about it."""
+        out = set(self._involved.get(item_id, ()))
+        if item_id in self.zones:
+            zone = self.zones[item_id]
+            out |= set(zone.parties) | set(zone.allowed)
+        if item_id in self.operations:
+            out.add(self.operations[item_id].party)
+        for m in self.channel.messages.values():
+            if m.ref == item_id and m.delivered_at is not None:
+                out |= set(m.route[1:]) | {m.sender}
+        return sorted(out)
+
+    def _end_conflicts(self, t: datetime, item_id: str, still: set[tuple[str, str]], reason: str) -> list[Event]:
+        """plan.conflict_ended for the open conflicts of the item not in ``still``, and their warnings resolved."""
+        out: list[Event] = []
+        for key in [k for k in self._open_conflicts if item_id in k and k not in still]:
+            fields = self._open_conflicts.pop(key)
+            out.append(self._event(t, EventType.PLAN_CONFLICT_ENDED, {**fields, "reason": reason}))
+            op, other = fields["operation"], fields["other"]
+            keys = [message_key(op, other)] + ([message_key(other, op)] if fields["other_kind"] == "operation" else [])
+            for k in keys:
+                out += self._emit(t, self.channel.cause_ended(t, f"cause:{k}", reason))
+        return out
+
+    def _recheck(self, t: datetime, item_id: str, found: list[PlanConflict], reason: str) -> list[Event]:
+        """After an amendment: conflicts that no longer hold end, new ones are recorded (and warned)."""
+        out = self._end_conflicts(t, item_id, {_pair(c) for c in found}, reason)
+        for c in found:
+            if _pair(c) not in self._open_conflicts:
+                out += self._conflict(t, c)
+        return out
+
+    def amend_operation(self, op: Operation, t: datetime, version: int) -> list[Event]:
+        """The operation's party replaces it whole (at ``version``, the one it is at); checked again."""
+        self._check_change(op.id, "operation", op.party, version)
+        found = self.check_operation(op)
+        events = self.advance(t)
+        self.operations[op.id] = op
+        self._plans.add(op.id, op.volumes)
+        self.versions[op.id] += 1
+        events.append(self._event(t, EventType.OPERATION_AMENDED, {
+            "operation": op.id, "party": op.party, "version": self.versions[op.id], "parties": self.told_of(op.id)}))
+        return events + self._recheck(t, op.id, found, f"operation {op.id} was amended")
+
+    def cancel_operation(self, t: datetime, op_id: str, by: str, reason: str) -> list[Event]:
+        """The operation's party cancels it: its conflicts end and their warnings are resolved."""
+        _need_reason(reason)
+        self._check_change(op_id, "operation", by, None)
+        events = self.advance(t)
+        self.ended[op_id] = (t, by, reason)
+        events.append(self._event(t, EventType.OPERATION_CANCELLED, {
+            "operation": op_id, "party": by, "reason": reason, "version": self.versions[op_id],
+            "parties": self.told_of(op_id)}))
+        return events + self._end_conflicts(t, op_id, set(), f"operation {op_id} was cancelled: {reason}")
+
+    def amend_zone(self, zone: Zone, t: datetime, by: str, version: int) -> list[Event]:
+        """The zone's proposer replaces it whole: parties it newly names are asked to agree it;
+        plans are checked against it again."""
+        self._check_change(zone.id, "zone", by, version)
+        old = self.zones[zone.id]
+        zone = replace(zone, proposer=old.proposer)
+        zone.shape.bounds_deg(self.perimeter_m(zone))
+        told = set(self.told_of(zone.id))
+        events = self.advance(t)
+        self.zones[zone.id] = zone
+        self._zone_boxes.add(zone.id, [zone.volume])
+        self._index, self._unindexed = None, []
+        self._agreements.amend(zone)
+        self.versions[zone.id] += 1
+        parties = sorted(told | set(self.told_of(zone.id)))
+        events.append(self._event(t, EventType.ZONE_AMENDED, {
+            "zone": zone.id, "by": by, "version": self.versions[zone.id], "parties": parties,
+            "status": self._agreements.record(zone.id).status}))
+        found = [c for k in self._plans.candidates([zone.volume]) if k not in self.ended
+                 for c in self._bind(conflicts_with_zones(self.operations[k], [zone]))]
+        return events + self._recheck(t, zone.id, found, f"zone {zone.id} was amended")
+
+    def withdraw_zone(self, t: datetime, zone_id: str, by: str, reason: str) -> list[Event]:
+        """The zone's proposer withdraws it: it holds no longer; its conflicts end and the warnings
+        about it (plans, and units in or near it) are resolved."""
+        _need_reason(reason)
+        self._check_change(zone_id, "zone", by, None)
+        events = self.advance(t)
+        self.ended[zone_id] = (t, by, reason)
+        events.append(self._event(t, EventType.ZONE_WITHDRAWN, {
+            "zone": zone_id, "by": by, "reason": reason, "version": self.versions[zone_id],
+            "parties": self.told_of(zone_id)}))
+        why = f"zone {zone_id} was withdrawn: {reason}"
+        events += self._end_conflicts(t, zone_id, set(), why)
+        for episode in sorted(e for e in self._open_episodes if message_key_parts(e)[0] == zone_id):
+            self._open_episodes.discard(episode)
+            cause = "cause:" + message_key(*message_key_parts(episode), self._episodes[episode])
+            events += self._emit(t, self.channel.cause_ended(t, cause, why))
+        return events
+
+    # -- agreement ----------------------------------------------------------------------------
+    def agree_zone(self, t: datetime, zone_id: str, by: str) -> list[Event]:
+        """``by``, named in the zone, agrees it: from now on the zone binds it too."""
+        self._agreements.check(zone_id, by)
+        events = self.advance(t)
+        self._agreements.agree(zone_id, by, t, self._seq + 1)
+        status = self._agreements.record(zone_id).status
+        return events + [self._event(t, EventType.ZONE_AGREED, {"zone": zone_id, "by": by, "status": status})]
+
+    def decline_zone(self, t: datetime, zone_id: str, by: str, reason: str) -> list[Event]:
+        """``by``, named in the zone, declines it, saying why: the zone does not bind it."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise Refused("a decline needs a reason: a non-empty text")
+        self._agreements.check(zone_id, by)
+        events = self.advance(t)
+        self._agreements.decline(zone_id, by, t, reason)
+        status = self._agreements.record(zone_id).status
+        return events + [self._event(t, EventType.ZONE_DECLINED, {"zone": zone_id, "by": by, "reason": reason,
+                                                                   "status": status})]
+
+    def agreement(self, zone_id: str) -> AgreementRecord | None:
+        """Who agreed the zone and when, who declined it and why; None for an unknown zone."""
+        return self._agreements.record(zone_id)
+
+    def bound(self, zone_id: str, before: int | None = None) -> tuple[str, ...]:
+        """The parties a zone binds: its proposer and those that agreed, in the order they agreed;
+        with ``before``, those it bound before the event of that sequence number (when it happened)."""
+        return self._agreements.bound(zone_id, before)
+
+    def _bind(self, found: list[PlanConflict]) -> list[PlanConflict]:
+        """Conflicts with zones name, of the zone's parties, only those it binds (that agreed it)."""
+        out = []
+        for c in found:
+            if c.other_kind == "zone":
+                c = PlanConflict(c.operation, c.other, c.other_kind,
+                                 (c.parties[0], *(p for p in self.bound(c.other) if p != c.parties[0])), c.window)
+            out.append(c)
+        return out
 
     def declare_operation(self, op: Operation, t: datetime) -> list[Event]:
         """Add a planned operation; returns its declaration and its conflicts with zones and plans."""
@@ -197,6 +385,7 @@ class Engine:
         self.operations[op.id] = op
         self._plans.add(op.id, op.volumes)
         self.declared_at[op.id] = t
+        self.versions[op.id] = 1
         events.append(self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party}))
         for c in found:
             events += self._conflict(t, c)
@@ -228,9 +417,9 @@ class Engine:
 
     def check_operation(self, op: Operation) -> list[PlanConflict]:
         """Conflicts the operation would have, without declaring it."""
-        zones = [self.zones[k] for k in self._zone_boxes.candidates(op.volumes)]
-        others = [self.operations[k] for k in self._plans.candidates(op.volumes)]
-        return conflicts_with_zones(op, zones) + conflicts_with_operations(op, others)
+        zones = [self.zones[k] for k in self._zone_boxes.candidates(op.volumes) if k not in self.ended]
+        others = [self.operations[k] for k in self._plans.candidates(op.volumes) if k not in self.ended]
+        return self._bind(conflicts_with_zones(op, zones)) + conflicts_with_operations(op, others)
 
     def _conflict(self, t: datetime, c: PlanConflict) -> list[Event]:
         """The conflict event, then the warnings it causes: to the operation's party about a zone,
@@ -241,12 +430,16 @@ class Engine:
             **self._priorities(c),
         })
         out = [event]
+        self._open_conflicts[_pair(c)] = {"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
+                                          "parties": list(c.parties)}
+        for item in (c.operation, c.other):
+            self._involved.setdefault(item, set()).update(c.parties)
         op = self.operations.get(c.operation)
         party = op.party if op is not None else c.parties[0]
         cause = {"event": event.seq, "type": str(event.type), "operation": c.operation, "other": c.other}
         if c.other_kind == "zone":
             zone = self.zones[c.other]
-            sender = next((p for p in zone.parties if p != party), None)
+            sender = next((p for p in self.bound(zone.id) if p != party), None)
             if sender is not None:
                 text = (f"Your planned operation {c.operation} enters zone {zone.id} ({zone.name or zone.kind}), "
                         "where your party is not on the allowed list. Acknowledge.")
@@ -284,7 +477,7 @@ class Engine:
         """One warning per episode: from the first report near or in the zone until the unit is clear."""
         zone, track, party = self.zones[event.fields["zone"]], event.fields["track"], event.fields["party"]
         episode = message_key(zone.id, track)
-        sender = next((p for p in zone.parties if p != party), None)
+        sender = next((p for p in self.bound(zone.id) if p != party), None)
         if sender is None or episode in self._open_episodes:
             return []
         self._open_episodes.add(episode)
@@ -320,7 +513,7 @@ class Engine:
         findings = []
         self._zone_watch.left = []
         if self.zones:
-            zones = list(self.zones.values())
+            zones = [self._live(z) for z in self.zones.values()]
             findings += self._zone_watch.update(t, batch, prev, zones, self.index, self._bands(zones))
         ve, vn, vu = plausible(*velocities(batch, prev), self.policy)
         table.put(table.slots(batch.ids, create=True, rows=rows), party, batch.t_us, batch.lon, batch.lat, batch.alt_m,
@@ -450,8 +643,9 @@ class Engine:
             raise Refused(f"incident id {incident.id!r} is already used")
         out = self.advance(t)
         self.incidents[incident.id] = incident
-        notified = record(t, incident.shape, self.zones.values(), self.operations.values(), self.declared_at,
-                          self.channel.messages.values(), self.parties)
+        notified = record(t, incident.shape, [z for z in self.zones.values() if z.id not in self.ended],
+                          [o for o in self.operations.values() if o.id not in self.ended], self.declared_at,
+                          self.channel.messages.values(), self.parties, self._agreements.record)
         fields = {"incident": incident.id, "reporter": incident.reporter, "kind": incident.kind,
                   "geometry": incident.shape.to_geojson(), "text": incident.text, "notified": notified}
         return out + [self._event(t, EventType.INCIDENT_REPORTED, fields)]
@@ -498,7 +692,7 @@ class Engine:
         out = []
         for track, states in sorted(self._zone_watch.state.items()):
             for z, state in sorted(states.items()):
-                if state == INSIDE and z < len(zones):
+                if state == INSIDE and z < len(zones) and zones[z].id not in self.ended:
                     unit = self.tracks[track]
                     out.append(UnitInside(track, unit.party, zones[z].id, unit.t))
         return out

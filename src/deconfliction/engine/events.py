@@ -39,6 +39,13 @@ class EventType(StrEnum):
     INCIDENT_REPORTED = "incident.reported"
     BROADCAST_SENT = "broadcast.sent"
     BROADCAST_REACHED = "broadcast.reached"
+    ZONE_AGREED = "zone.agreed"
+    ZONE_DECLINED = "zone.declined"
+    ZONE_AMENDED = "zone.amended"
+    ZONE_WITHDRAWN = "zone.withdrawn"
+    OPERATION_AMENDED = "operation.amended"
+    OPERATION_CANCELLED = "operation.cancelled"
+    PLAN_CONFLICT_ENDED = "plan.conflict_ended"
 
 
 @dataclass(frozen=True, slots=True)

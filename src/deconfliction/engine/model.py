@@ -115,6 +115,9 @@ class Zone:
     window: TimeWindow = TimeWindow()
     notify: tuple[str, ...] = ()
     """Parties the declaring party notifies of the zone (each is sent a notification to acknowledge)."""
+    proposer: str | None = None
+    """The party that proposed it (one of ``parties``): the zone binds the others only once they
+    agree (see :mod:`.agreement`). None: agreed by all its parties when declared."""
 
     @property
     def volume(self) -> Volume4D:

@@ -1,7 +1,7 @@
 """The notification record: for a place and time, which zones and plans covered it, who had been told, who acknowledged."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from ..geo.shapes import Shape
@@ -22,11 +22,15 @@ def covering(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Itera
 
 
 def record(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Iterable[Operation],
-           declared_at: dict[str, datetime], messages: Iterable[Message], parties: Iterable[str]) -> list[dict]:
+           declared_at: dict[str, datetime], messages: Iterable[Message], parties: Iterable[str],
+           agreement: Callable | None = None) -> list[dict]:
     """For each zone or operation covering the place at ``t``: who declared or agreed it, who had
     been told (directly, as addressee: ``how`` is ``notification`` for the notification the
     declaration sent, ``message`` for any other; or as a relaying intermediary) before ``t``, whether and
-    when they acknowledged before ``t``, and which parties had not been told at all."""
+    when they acknowledged before ``t``, and which parties had not been told at all.
+
+    ``agreement(zone_id)``: the zone's :class:`.agreement.AgreementRecord`; a zone's owners are the
+    parties that agreed it, each at the time it agreed (without it: all its parties, when declared)."""
     messages = list(messages)
     out = []
     for kind, item in covering(t, shape, zones, operations):
@@ -34,7 +38,9 @@ def record(t: datetime, shape: Shape, zones: Iterable[Zone], operations: Iterabl
         told: list[dict] = []
         at = declared_at.get(item.id)
         if kind == "zone":
-            told += [{"party": p, "how": "agreed", "at": at, "acknowledged_at": at} for p in owners]
+            agreed = agreement(item.id).agreed if agreement is not None else [(p, at) for p in owners]
+            owners = [p for p, _ in agreed]
+            told += [{"party": p, "how": "agreed", "at": when, "acknowledged_at": when} for p, when in agreed]
         senders = set()
         for m in messages:
             if m.ref != item.id or m.delivered_at is None or m.delivered_at > t:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..engine.core import message_key_parts
 from ..engine.model import Incident
@@ -41,6 +42,41 @@ class Acknowledgement:
 class Disowning:
     t: datetime
     message: str
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneAnswer:
+    """A party named in a zone agrees it, or (with a reason) declines it."""
+
+    t: datetime
+    zone: str
+    by: str
+    agree: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """The owner of a zone (its proposer) or operation (its party) replaces it whole."""
+
+    t: datetime
+    kind: str
+    """"zone" or "operation"."""
+    item: Any
+    """The :class:`Zone` or :class:`Operation` as amended."""
+    party: str
+    spec: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """The owner withdraws a zone or cancels an operation, saying why."""
+
+    t: datetime
+    kind: str
+    id: str
     by: str
     reason: str
 
@@ -118,18 +154,30 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
 
     sent_at: dict[str, datetime] = {}
     for i, spec in enumerate(data.get("messages", [])):
-        if spec and "ack" not in spec and "disown" not in spec:
+        if spec and not {"ack", "disown", "agree", "decline", "withdraw", "amend_zone", "amend_operation"} & set(spec):
             message_id = spec.get("id", f"msg-{i + 1}")
             scripted.add(message_id)
             first = parse_time(spec["t"], "", [])
             if first is not None:
                 sent_at.setdefault(message_id, first)
     seen_ids: set[str] = set()
+    answered: set[tuple[str, str]] = set()
+    withdrawn: dict[str, datetime] = {}
     for i, spec in enumerate(data.get("messages", [])):
         if not spec:
             continue
         path = f"messages[{i}]"
         t = builder.command_time(spec["t"], f"{path}.t")
+        if {"withdraw", "amend_zone", "amend_operation"} & set(spec):
+            change = _change(builder, spec, path, t, data, parties, withdrawn)
+            if change is not None:
+                commands.append(change)
+            continue
+        if "agree" in spec or "decline" in spec:
+            answer = _zone_answer(builder, spec, path, t, data, zones, answered)
+            if answer is not None:
+                commands.append(answer)
+            continue
         if "ack" in spec or "disown" in spec:
             key = "ack" if "ack" in spec else "disown"
             party(spec["by"], f"{path}.by")
@@ -195,3 +243,83 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             commands.append(IncidentReport(t, Incident(spec["id"], spec["reporter"], spec["kind"], shape,
                                                        spec.get("text", "")), spec))
     return commands
+
+
+def _zone_answer(builder, spec: dict, path: str, t: datetime | None, data: dict, named,
+                 answered: set[tuple[str, str]]) -> ZoneAnswer | None:
+    """An ``agree`` or ``decline`` item: by a party the zone names, other than its proposer, once.
+    ``named``: the zone ids of the file, broken items included (their problems are named already)."""
+    key = "agree" if "agree" in spec else "decline"
+    zone_id, by = spec[key], spec["by"]
+    if zone_id not in named:
+        builder.problem(f"{path}.{key}", _unknown("zone", zone_id, named))
+        return None
+    zone = next((z for z in data.get("zones", []) if isinstance(z, dict) and z.get("id") == zone_id), None)
+    if zone is None:
+        return None
+    if by not in zone.get("parties", []):
+        builder.problem(f"{path}.by", f"{by!r} is not named in zone {zone_id!r} (its parties)")
+    elif "proposer" not in zone:
+        builder.problem(f"{path}.{key}", f"zone {zone_id!r} has no proposer: all its parties agreed it when declared")
+    elif by == zone["proposer"]:
+        builder.problem(f"{path}.by", f"{by!r} proposed zone {zone_id!r}: it agreed it then")
+    elif (zone_id, by) in answered:
+        builder.problem(f"{path}.by", f"{by!r} has already agreed or declined zone {zone_id!r}")
+    else:
+        answered.add((zone_id, by))
+        if t is not None:
+            return ZoneAnswer(t, zone_id, by, key == "agree", spec.get("reason", ""))
+    return None
+
+
+def _owners(data: dict) -> dict[str, tuple[str, str | None]]:
+    """(kind, owner) of each zone and operation of the file: a zone's proposer (else its first party)."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for z in data.get("zones", []):
+        if isinstance(z, dict) and isinstance(z.get("id"), str):
+            out[z["id"]] = ("zone", z.get("proposer") or next(iter(z.get("parties", [])), None))
+    for o in data.get("operations", []):
+        if isinstance(o, dict) and isinstance(o.get("id"), str):
+            out[o["id"]] = ("operation", o.get("party"))
+    return out
+
+
+def _change(builder, spec: dict, path: str, t: datetime | None, data: dict, parties: set[str],
+            withdrawn: dict[str, datetime]):
+    """A ``withdraw``, ``amend_zone`` or ``amend_operation`` item: by the item's owner, of an item in force."""
+    owners = _owners(data)
+    if "withdraw" in spec:
+        item_id, by, key = spec["withdraw"], spec["by"], "withdraw"
+    else:
+        key = "amend_zone" if "amend_zone" in spec else "amend_operation"
+        item = spec[key]
+        item_id = item["id"]
+        by = item.get("proposer") if key == "amend_zone" else item["party"]
+    kind = owners.get(item_id, (None, None))[0]
+    if kind is None or (key == "amend_zone" and kind != "zone") or (key == "amend_operation" and kind != "operation"):
+        wanted = {"withdraw": "zone or operation", "amend_zone": "zone", "amend_operation": "operation"}[key]
+        builder.problem(f"{path}.{key}", _unknown(wanted, str(item_id),
+                                                  [i for i, (k, _) in owners.items() if k in wanted]))
+        return None
+    owner = owners[item_id][1]
+    if key == "amend_zone" and by is None:
+        by = owner
+    if by != owner:
+        where = f"{path}.by" if key == "withdraw" else f"{path}.{key}.{'proposer' if kind == 'zone' else 'party'}"
+        builder.problem(where, f"only {owner!r}, which declared {kind} {item_id!r}, may change it")
+        return None
+    if item_id in withdrawn and (t is None or t >= withdrawn[item_id]):
+        builder.problem(f"{path}.{key}", f"{kind} {item_id!r} is withdrawn by then")
+        return None
+    if t is None:
+        return None
+    if key == "withdraw":
+        withdrawn[item_id] = t
+        return Withdrawal(t, kind, item_id, by, spec["reason"])
+    if kind == "zone":
+        item_spec = {**spec[key], "proposer": by} if by in spec[key].get("parties", []) else dict(spec[key])
+        value = builder.zone(item_spec, f"{path}.{key}", parties, builder.limits)
+    else:
+        item_spec = dict(spec[key])
+        value = builder.operation(item_spec, f"{path}.{key}", parties)
+    return None if value is None else Amendment(t, kind, value, by, item_spec)

@@ -370,6 +370,9 @@ class _Builder:
         before = len(self.problems)
         parties = self.party_list(spec.get("parties", []), f"{path}.parties", ids)
         allowed = self.party_list(spec["allowed"], f"{path}.allowed", ids) if "allowed" in spec else parties
+        proposer = spec.get("proposer")
+        if proposer is not None and proposer not in spec.get("parties", []):
+            self.problem(f"{path}.proposer", f"{proposer!r} must be one of the zone's parties")
         band = spec.get("perimeter_m")
         if band is not None and band < 0:
             self.problem(f"{path}.perimeter_m", "must not be negative")
@@ -381,7 +384,7 @@ class _Builder:
             return None
         return Zone(spec["id"], volume.shape, parties, allowed, ZoneKind(spec.get("kind", "deconfliction")),
                     spec.get("name", ""), None if band is None else float(band), volume.altitude, volume.window,
-                    notify)
+                    notify, proposer)
 
     def operation(self, spec: dict, path: str, ids: set[str]) -> Operation | None:
         before = len(self.problems)

@@ -102,6 +102,27 @@ _DISOWN = {
     "properties": {"t": _TIME, "disown": {**_ID, "description": "Id of the message whose unit is disowned."},
                    "by": _ID, "reason": {"type": "string", "minLength": 1}},
 }
+_AGREE = {
+    "type": "object",
+    "required": ["t", "agree", "by"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "agree": {**_ID, "description": "Id of the zone agreed."},
+                   "by": {**_ID, "description": "The party that agrees: one the zone names, other than its proposer."}},
+}
+_DECLINE = {
+    "type": "object",
+    "required": ["t", "decline", "by", "reason"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "decline": {**_ID, "description": "Id of the zone declined."},
+                   "by": _ID, "reason": {"type": "string", "minLength": 1}},
+}
+_WITHDRAW = {
+    "type": "object",
+    "required": ["t", "withdraw", "by", "reason"],
+    "additionalProperties": False,
+    "properties": {"t": _TIME, "withdraw": {**_ID, "description": "Id of the zone withdrawn or operation cancelled."},
+                   "by": _ID, "reason": {"type": "string", "minLength": 1}},
+}
 _INCIDENT = {
     "type": "object",
     "required": ["t", "id", "reporter", "kind", "geometry"],
@@ -117,6 +138,21 @@ _CHANNEL_EVENT = {
     "properties": {"t": _TIME, "between": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
                    "state": {"enum": ["suspended", "active"]}},
 }
+
+_AMEND_ZONE: dict = {}
+_AMEND_OPERATION: dict = {}
+"""Filled in below, from the zones and operations items of SCENARIO_SCHEMA."""
+
+
+def _agreement_items(other: dict) -> dict:
+    """The messages item schema: an agreement or a decline of a zone, else ``other``."""
+    return {"if": {"type": "object", "required": ["agree"]}, "then": _AGREE,
+            "else": {"if": {"type": "object", "required": ["decline"]}, "then": _DECLINE,
+                     "else": {"if": {"type": "object", "required": ["withdraw"]}, "then": _WITHDRAW,
+                              "else": {"if": {"type": "object", "required": ["amend_zone"]}, "then": _AMEND_ZONE,
+                                       "else": {"if": {"type": "object", "required": ["amend_operation"]},
+                                                "then": _AMEND_OPERATION, "else": other}}}}}
+
 
 SCENARIO_SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -171,7 +207,10 @@ SCENARIO_SCHEMA: dict = {
                 "properties": {
                     "id": _ID, "name": {"type": "string"},
                     "kind": {"enum": ["deconfliction", "protected_site", "restricted", "corridor"]},
-                    "parties": {"type": "array", "items": _ID, "description": "Who agreed the zone."},
+                    "parties": {"type": "array", "items": _ID, "description": "Who agreed the zone (with "
+                                "``proposer``: who is asked to agree it)."},
+                    "proposer": {**_ID, "description": "The party that proposes the zone (one of parties); the "
+                                 "others agree or decline it in messages. Without it, all parties agreed it."},
                     "allowed": {"type": "array", "items": _ID,
                                 "description": "Parties that may be inside without a warning (default: parties)."},
                     "perimeter_m": {**_NUMBER, "description": "Warning band for this zone, metres."},
@@ -196,14 +235,27 @@ SCENARIO_SCHEMA: dict = {
         },
         "tracks": {"type": "array", "description": "Position reports inline, or {file: CSV}.",
                    "items": {"if": {"type": "object", "required": ["file"]}, "then": _TRACK_FILE, "else": _REPORT}},
-        "messages": {"type": "array", "description": "Scripted messages, acknowledgements and disowning, by time.",
+        "messages": {"type": "array", "description": "Scripted messages, acknowledgements and disowning, "
+                                                     "agreements and declines of zones, by time.",
                      "items": {"if": {"type": "object", "required": ["ack"]}, "then": _ACK,
                                "else": {"if": {"type": "object", "required": ["disown"]}, "then": _DISOWN,
-                                        "else": _MESSAGE}}},
+                                        "else": _agreement_items(_MESSAGE)}}},
         "incidents": {"type": "array", "items": _INCIDENT},
         "channel_events": {"type": "array", "items": _CHANNEL_EVENT},
     },
 }
+
+
+_AMEND_ZONE.update({
+    "type": "object", "required": ["t", "amend_zone"], "additionalProperties": False,
+    "properties": {"t": _TIME, "amend_zone": {**SCENARIO_SCHEMA["properties"]["zones"]["items"],
+                                              "description": "The zone whole, as amended by its proposer."}},
+})
+_AMEND_OPERATION.update({
+    "type": "object", "required": ["t", "amend_operation"], "additionalProperties": False,
+    "properties": {"t": _TIME, "amend_operation": {**SCENARIO_SCHEMA["properties"]["operations"]["items"],
+                                                   "description": "The operation whole, as amended by its party."}},
+})
 
 
 def scenario_schema() -> dict:

@@ -11,7 +11,7 @@ through :class:`Access`; the units view folds the log with :class:`Concern` and
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,7 +35,8 @@ class Viewer:
 
 
 _ZONE_TRACKING = frozenset({"zone.approaching", "zone.entered", "zone.exited", "zone.crossed"})
-_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost"})
+_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended"})
+_CHANGES = frozenset({"zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +68,14 @@ class Access:
         if kind == "broadcast.reached":
             return coordinator or p in (event["from"], event["party"])
         if kind in _ZONE_TRACKING:
-            zone = self.engine.zones.get(event["zone"])
-            return p == event["party"] or (zone is not None and p in zone.parties)
-        if kind == "zone.declared":
+            # the zone's parties that had agreed it when the unit was seen (not those that agreed later)
+            return p == event["party"] or p in self.engine.bound(event["zone"], event.get("seq"))
+        if kind in ("zone.declared", "zone.agreed", "zone.declined"):
             return self.sees_zone(event["zone"])
         if kind == "operation.declared":
             return p == event["party"] or self.notified_of(event["operation"])
+        if kind in _CHANGES:  # the parties told of the item when it changed, as the engine listed them
+            return p in event["parties"] or (coordinator and kind.startswith("zone."))
         if kind in _BETWEEN_UNITS:
             return p in event["parties"]
         if kind.startswith("channel."):
@@ -123,19 +126,21 @@ class Access:
 
     def zones(self) -> list[dict]:
         """The zones the viewer may see, whole."""
-        return [render.zone(z, self.engine.perimeter_m(z)) for z in self._zones()]
+        return [render.zone(z, self.engine.perimeter_m(z), self.engine.agreement(z.id), self.engine.versions.get(z.id),
+                            self.engine.ended.get(z.id)) for z in self._zones()]
 
     def _zones(self) -> Iterator[Zone]:
         return (z for z in self.engine.zones.values() if self.sees_zone(z.id))
 
     # -- operations ------------------------------------------------------------------------------
-    def operations(self, log: Iterable[dict]) -> list[dict]:
-        """The viewer's operations, whole; another party's that notified the viewer of it (``notify``),
-        with what the notification told (name and volumes, ``notified: true``); and another party's
-        where the log has a plan.conflict between it and one of the viewer's, and only what the
-        conflict needs: with which, and when."""
+    def operations(self, log: Iterable[dict], now: datetime | None = None) -> list[dict]:
+        """The viewer's operations, whole (with their version and state at ``now``); another party's
+        that notified the viewer of it (``notify``), with what the notification told (name and
+        volumes, ``notified: true``); and another party's where the log has a plan.conflict between
+        it and one of the viewer's, and only what the conflict needs: with which, and when."""
         engine, party = self.engine, self.viewer.party
-        out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes]}
+        out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes],
+                "version": engine.versions.get(op.id), **render.operation_state(op, engine.ended.get(op.id), now)}
                for op in engine.operations.values() if op.party == party]
         out += [{"id": op.id, "party": op.party, "name": op.name, "notified": True,
                  "volumes": [render.volume(v) for v in op.volumes]}
@@ -241,14 +246,14 @@ class Concern:
         return {"zones": sorted(self.zones), "units": sorted(o for o, until in self.near.items() if until > now)}
 
 
-def unit_concerns(event: dict, zones: Mapping[str, Zone]) -> list[tuple[str, str, str]]:
+def unit_concerns(event: dict, bound: Callable[[str, int | None], Sequence[str]]) -> list[tuple[str, str, str]]:
     """Whom an event makes another party's unit concern: (party, track, why), ``why`` being the
-    zone (a zone event: the zone's parties other than the unit's) or the party's own unit near
-    it (a closest approach or loss of separation: each party, about the other's unit)."""
+    zone (a zone event: the zone's parties that had agreed it then, other than the unit's; ``bound``
+    is :meth:`Engine.bound`) or the party's own unit near it (a closest approach or loss of
+    separation: each party, about the other's unit)."""
     kind = event.get("type")
     if kind in ZONE_OPENS or kind in ZONE_CLOSES:
-        zone = zones.get(event["zone"])
-        return [(party, event["track"], event["zone"]) for party in (zone.parties if zone is not None else ())
+        return [(party, event["track"], event["zone"]) for party in bound(event["zone"], event.get("seq"))
                 if party != event["party"]]
     if kind in NEAR:
         (a, b), (pa, pb) = event["tracks"], event["parties"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..engine.model import Zone
+from ..engine.agreement import AgreementRecord
+from datetime import datetime
+
+from ..engine.model import Operation, Zone
 from ..engine.strategic import PlanConflict
 from ..geo.volumes import TimeWindow, Volume4D
 from ..times import format_time, parse_instant
@@ -18,9 +21,38 @@ def volume(v: Volume4D) -> dict:
     return {"geometry": v.shape.to_geojson(), "altitude": v.altitude.to_json(), "window": window(v.window)}
 
 
-def zone(z: Zone, perimeter_m: float) -> dict:
-    return {"id": z.id, "name": z.name, "kind": str(z.kind), "parties": list(z.parties), "allowed": list(z.allowed),
-            "geometry": z.shape.to_geojson(), "perimeter_m": perimeter_m}
+def zone(z: Zone, perimeter_m: float, agreement: AgreementRecord | None = None, version: int | None = None,
+         ended: tuple | None = None) -> dict:
+    out = {"id": z.id, "name": z.name, "kind": str(z.kind), "parties": list(z.parties), "allowed": list(z.allowed),
+           "geometry": z.shape.to_geojson(), "perimeter_m": perimeter_m}
+    if version is not None:
+        out |= {"version": version, "withdrawn": _ended(ended)}
+    if agreement is not None:
+        out |= {"proposer": agreement.proposer, "status": agreement.status,
+                "agreed": [{"party": p, "at": format_time(t)} for p, t in agreement.agreed],
+                "declined": [{"party": p, "at": format_time(t), "reason": r} for p, t, r in agreement.declined],
+                "pending": list(agreement.pending)}
+    return out
+
+
+def _ended(ended: tuple | None) -> dict | None:
+    return None if ended is None else {"at": format_time(ended[0]), "by": ended[1], "reason": ended[2]}
+
+
+def operation_state(op: Operation, ended: tuple | None, now: datetime | None) -> dict:
+    """``state``: cancelled, or by its windows at ``now``: planned (before the first starts),
+    active, ended (after the last ends); with ``cancelled: {at, by, reason}`` when cancelled."""
+    if ended is not None:
+        return {"state": "cancelled", "cancelled": _ended(ended)}
+    if now is None:
+        return {}
+    starts = [v.window.start for v in op.volumes]
+    ends = [v.window.end for v in op.volumes]
+    if None not in starts and now < min(starts):
+        return {"state": "planned"}
+    if None not in ends and now >= max(ends):
+        return {"state": "ended"}
+    return {"state": "active"}
 
 
 def dry_conflict(c: PlanConflict) -> dict:

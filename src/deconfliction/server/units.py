@@ -105,7 +105,7 @@ class UnitView:
     def _apply_event(self, event: dict, hold: timedelta) -> set[str]:
         """Open or close concerns; returns the tracks the event names."""
         kind = event.get("type")
-        concerns = unit_concerns(event, self._ledger.engine.zones)
+        concerns = unit_concerns(event, self._ledger.engine.bound)
         if kind in ZONE_OPENS or kind in ZONE_CLOSES:
             for party, track, zone in concerns:
                 zones = self._concern(party, track).zones

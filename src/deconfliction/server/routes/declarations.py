@@ -1,11 +1,14 @@
 """Zones and planned operations: declared (or checked first: a dry run) and listed."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from ...app.commands import operation_command, parse_items, zone_command
-from ...engine.strategic import conflicts_with_zones
+from ...engine.model import Zone
+from ...engine.strategic import PlanConflict, conflicts_with_zones
 from ..access import Access
 from ..auth import service_of, viewer_of
 from ..bodies import begin, body_schema, own, require_object, write
@@ -20,19 +23,33 @@ DRY_RUN = {200: {"description": "a dry run: the conflicts, nothing saved"}}
 async def post_zone(request: Request, authorization: str | None = Header(None),
                     idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
     viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
-    spec = require_object(body)
+    spec, zone = _proposed_zone(service_of(request).ledger.engine, viewer, require_object(body))
     service = service_of(request)
-    [zone] = parse_items(service.ledger.engine, "zones", [spec]).zones
-    if viewer.party not in spec.get("parties", []):
-        raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
-                       [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
     access = Access(service.ledger.engine, viewer)
     if dry_run:
         with service.ledger.lock:
-            found = [c for op in service.ledger.engine.operations.values() for c in conflicts_with_zones(op, [zone])]
+            found = [_proposed(c, viewer.party) for op in service.ledger.engine.operations.values()
+                     if op.id not in service.ledger.engine.ended for c in conflicts_with_zones(op, [zone])]
         return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": access.dry_conflicts(found)})
     conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": access.conflicts(events)})  # noqa: E731
     return await write(request, zone_command(viewer.party, spec), conflicts, rid, zone)
+
+
+def _proposed_zone(engine, viewer, body: dict) -> tuple[dict, Zone]:
+    """The zone of a request, proposed by the caller (the token's party; a body naming another
+    proposer is refused): it binds the other parties it names once they agree."""
+    spec = dict(body)
+    own(spec, "proposer", viewer)
+    [zone] = parse_items(engine, "zones", [{k: v for k, v in spec.items() if k != "proposer"}]).zones
+    if viewer.party not in spec.get("parties", []):
+        raise ApiError(403, "forbidden", "a party can declare only zones it is a party to",
+                       [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
+    return spec, replace(zone, proposer=viewer.party)
+
+
+def _proposed(c: PlanConflict, proposer: str) -> PlanConflict:
+    """A conflict with a zone just proposed: of its parties, only the proposer is bound."""
+    return replace(c, parties=c.parties[:1] + tuple(p for p in (proposer,) if p != c.parties[0]))
 
 
 @router.get("/v1/zones")
@@ -68,4 +85,4 @@ def get_operations(request: Request, authorization: str | None = Header(None)):
     ledger = service_of(request).ledger
     with ledger.lock:
         log = (entry.body for entry in ledger.entries if entry.kind == "event")
-        return Access(ledger.engine, viewer).operations(log)
+        return Access(ledger.engine, viewer).operations(log, service_of(request).clock())
