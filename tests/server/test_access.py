@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from deconfliction.server.access import Access, Viewer
+
 from tests.server.world import INSIDE, TANF_CENTRE, at, dumps, types
 
 WINDOW = {"start": at(60), "end": at(120)}
@@ -34,6 +36,10 @@ def tanf(world):
     world.clock.set(6)
     assert world.post("/v1/messages", "un", {"id": "m-un", "to": "ocha", "kind": "info",
                                               "text": "Convoy tomorrow"}).status_code == 201
+    world.clock.set(7)  # the UN checks a draft over both plans (hidden from it) and over tanf
+    assert world.post("/v1/operations?dry_run=true", "un", {**_plan("u-draft"), "volumes": [
+        {"geometry": {"type": "Polygon", "coordinates": [[[36, 33], [39.5, 33], [39.5, 35], [36, 35], [36, 33]]]},
+         "window": WINDOW}]}).json()["hidden_conflicts"] == 3
     return world
 
 
@@ -52,15 +58,17 @@ ITEMS = {
     "warnings about the plans": _message("c-op/m-op", "m-op/c-op"),
     "incident": lambda e: e["type"] == "incident.reported",
     "un's message": _message("m-un"),
+    "un's draft checked": lambda e: e["type"] == "draft.checked",
+    "told of un's draft": lambda e: e["type"] == "draft.conflict",
 }
 Y, N, ANY = True, False, None
 SEES = {
-    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un
-    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N),
-    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N),
-    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N),
-    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y),
-    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y),
+    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un draft told
+    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   N,    Y),
+    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   N,    Y),
+    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   N,    Y),
+    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   Y,    N),
+    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   N,    N),
 }
 
 
@@ -80,7 +88,7 @@ def test_the_event_view_of_each_party(views, party):
 
 
 def test_the_unrelated_party_sees_only_its_own_message(tanf, views):
-    assert {e["message"] for e in views["un"]} == {"m-un"}
+    assert {e["message"] for e in views["un"] if "message" in e} == {"m-un"}
     assert tanf.get("/v1/zones", "un") == []
     assert tanf.get("/v1/operations", "un") == []
     text = dumps(views["un"])
@@ -248,3 +256,35 @@ def test_a_coordinator_sees_every_message(world):
     assert seen == {"m-1", "m-2"}
     assert {e["message"] for e in world.events("un") if e["type"].startswith("message.")} == set()
 
+
+
+def test_the_owners_told_of_a_draft_learn_which_of_their_items_it_met_and_when(tanf, views):
+    told = {(p, e["item"], e["by"]) for p, events in views.items() for e in events if e["type"] == "draft.conflict"}
+    assert told == {("coalition", "tanf", "un"), ("russia", "tanf", "un"), ("coalition", "c-op", "un"),
+                    ("militia", "m-op", "un")}
+    for events in views.values():
+        for e in events:
+            if e["type"] == "draft.conflict":
+                assert e["window"] == WINDOW and "geometry" not in dumps(e)
+
+
+@pytest.mark.parametrize("route", ["/v1/operations?dry_run=true", "/v1/zones?dry_run=true"])
+def test_a_dry_run_names_of_each_partys_conflicts_only_the_items_it_may_see(tanf, route):
+    """The same draft from every party: what each answer names is what its views show it."""
+    area = {"type": "Polygon", "coordinates": [[[36, 33], [39.5, 33], [39.5, 35], [36, 35], [36, 33]]]}
+    for party in SEES:
+        if route.startswith("/v1/zones"):
+            body = {"id": f"d-{party}", "kind": "deconfliction", "parties": [party], "geometry": area}
+        else:
+            body = {"id": f"d-{party}", "volumes": [{"geometry": area, "window": WINDOW}]}
+        answer = tanf.post(route, party, body).json()
+        named = {c["other"] if c["other_kind"] == "operation" and route.endswith("operations?dry_run=true")
+                 else (c["other"] if c["other_kind"] == "zone" and c["other"] != body["id"] else c["operation"])
+                 for c in answer["conflicts"]}
+        # the zones it may see and the operations it declared or was told about (as addressee or relay)
+        refs = Access(tanf.service.ledger.engine, Viewer(party, party == "ocha")).references()
+        may_see = set(refs.zones) | {op for op, _ in refs.operations}
+        assert named <= may_see, (party, named, may_see)
+        text = dumps(answer)
+        hidden = {"tanf", "c-op", "m-op"} - may_see
+        assert not [h for h in hidden if h in text], (party, text)

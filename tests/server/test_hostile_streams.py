@@ -1,7 +1,8 @@
 """A hostile generator: random command streams from several parties through the HTTP API, then the log.
 
 Shapes, times with microseconds, texts with lone surrogates, separators and line breaks in ids,
-absurd and boundary numbers, retries with the same Idempotency-Key. Every answer must be below
+absurd and boundary numbers, retries with the same Idempotency-Key, dry runs of zones and
+operations (logged, with the owners told), arrays of operations (all or none). Every answer must be below
 500; after each stream, on SQLite and on PostgreSQL, ``log verify`` passes on the store and on an
 export (which replays every command), and a restart gives every party exactly the events it saw.
 
@@ -86,12 +87,21 @@ def stamp(t) -> str:
 
 # -- requests ---------------------------------------------------------------------------------------
 @st.composite
+def operation_body(draw, clock) -> dict:
+    volume = {**draw(geometry()), "window": draw(window(clock))}
+    if draw(st.booleans()):
+        low = draw(st.floats(0, 5000))
+        volume["altitude"] = {"lower_m": low, "upper_m": draw(sometimes(st.just(low + 1000)))}
+    return {"id": draw(ids), "priority": draw(sometimes(st.integers(0, 10))), "volumes": [volume]}
+
+
+@st.composite
 def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
     """(path, party, body) of one request; ``seen``: message ids met so far (acks and disowns aim at them)."""
     party = draw(st.sampled_from(NAMES))
     other = draw(st.sampled_from(NAMES + ["nobody"]))
     what = draw(st.sampled_from(["positions"] * 5 + ["zone", "operation", "message", "ack", "disown",
-                                                     "channel", "incident"]))
+                                                     "channel", "incident", "dry zone", "dry operation", "operations"]))
     if what == "positions":
         reports = []
         for _ in range(draw(st.integers(1, 4))):
@@ -106,7 +116,14 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
                 report["alt_m"] = draw(sometimes(st.floats(-100, 12_000)))
             reports.append(report)
         return "/v1/positions", party, reports
-    if what == "zone":
+    if what == "operations":  # an array, all or none: odd items, repeated ids, now and then not an object
+        items = [draw(operation_body(clock)) for _ in range(draw(st.integers(0, 3)))]
+        if items and draw(st.integers(0, 5)) == 0:
+            items.append(draw(st.one_of(absurd, st.just({**items[0]}))))
+        return "/v1/operations", party, items
+    if what == "dry operation":
+        return "/v1/operations?dry_run=true", party, draw(operation_body(clock))
+    if what in ("zone", "dry zone"):
         zone = {"id": draw(ids), "kind": draw(st.sampled_from(["deconfliction"] * 3 + ["protected_site", "odd"])),
                 "parties": [party] + draw(st.lists(st.sampled_from(NAMES), max_size=1)),
                 "allowed": draw(st.lists(st.sampled_from(NAMES), max_size=2)), **draw(geometry())}
@@ -114,14 +131,9 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             zone["perimeter_m"] = draw(sometimes(st.sampled_from([0, 1000, 5000])))
         if draw(st.booleans()):
             zone["window"] = draw(window(clock))
-        return "/v1/zones", party, zone
+        return ("/v1/zones?dry_run=true" if what == "dry zone" else "/v1/zones"), party, zone
     if what == "operation":
-        volume = {**draw(geometry()), "window": draw(window(clock))}
-        if draw(st.booleans()):
-            low = draw(st.floats(0, 5000))
-            volume["altitude"] = {"lower_m": low, "upper_m": draw(sometimes(st.just(low + 1000)))}
-        return "/v1/operations", party, {"id": draw(ids), "priority": draw(sometimes(st.integers(0, 10))),
-                                         "volumes": [volume]}
+        return "/v1/operations", party, draw(operation_body(clock))
     if what == "message":
         body = {"to": other, "kind": draw(st.sampled_from(["info", "warning", "request", ""])), "text": draw(texts)}
         if draw(st.booleans()):

@@ -155,6 +155,21 @@ class Engine:
         others = [self.operations[k] for k in self._plans.candidates(op.volumes)]
         return conflicts_with_zones(op, zones) + conflicts_with_operations(op, others)
 
+    def note_draft(self, t: datetime, party: str, draft: str, draft_kind: str, conflicts: int, hidden: int,
+                   told: list[dict]) -> list[Event]:
+        """A party's draft (a dry run) was checked: ``draft.checked`` for the party (``conflicts``
+        with items it may see, ``hidden`` with items it may not), then ``draft.conflict`` for each owner of an
+        item it may not see that the draft met: ``told`` holds dicts of party, item, item_kind and
+        window (start and end). Nothing else changes."""
+        events = self.advance(t)
+        events.append(self._event(t, EventType.DRAFT_CHECKED, {
+            "party": party, "draft": draft, "draft_kind": draft_kind, "conflicts": conflicts, "hidden": hidden}))
+        for n in told:
+            events.append(self._event(t, EventType.DRAFT_CONFLICT, {
+                "party": n["party"], "by": party, "draft": draft, "draft_kind": draft_kind, "item": n["item"],
+                "item_kind": n["item_kind"], "window": dict(n["window"])}))
+        return events
+
     def _conflict(self, t: datetime, c: PlanConflict) -> list[Event]:
         """The conflict event, then the warnings it causes: to the operation's party about a zone,
         or to both parties about each other's operation, each with its own deadline."""

@@ -37,6 +37,8 @@ class EventType(StrEnum):
     CHANNEL_SUSPENDED = "channel.suspended"
     CHANNEL_RESUMED = "channel.resumed"
     INCIDENT_REPORTED = "incident.reported"
+    DRAFT_CHECKED = "draft.checked"
+    DRAFT_CONFLICT = "draft.conflict"
 
 
 @dataclass(frozen=True, slots=True)
