@@ -8,7 +8,7 @@ then submits 2,000 new operations (each one volume, parties in turn; about as ma
 in bench_plans.py) with POST /v1/operations, one operation per request — validated, checked against zones and every other
 party's plans, written to the durable log with their events and warnings, and answered — first
 from 1 client, then from 8 concurrent clients (keep-alive connections, http.client); then
-10,000 more in JSON arrays of 100 (each array one party's, all or none), from 1 and from 4
+20,000 more in JSON arrays of 500 (each array one party's, all or none), from 1 and from 4
 clients. Goal: >= 2,000 operations/s per process.
 
 Baselines from the same run: the conflict check alone in the server process (Engine.check_operation
@@ -32,9 +32,9 @@ GOAL = 2_000
 ACTIVE = 100_000
 SUBMISSIONS = 2_000
 CLIENTS = 8
-BATCH = 100
+BATCH = 500
 """Operations per array in the array runs (POST /v1/operations with a JSON array)."""
-BATCHED = 10_000
+BATCHED = 20_000
 """Operations submitted in each array run."""
 PARTIES = [f"operator-{k}" for k in range(20)]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

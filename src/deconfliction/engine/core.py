@@ -72,7 +72,7 @@ class Engine:
         self.incidents: dict[str, Incident] = {}
         self._episodes: Counter[str] = Counter()
         self._open_episodes: set[str] = set()
-        self._plans = VolumeIndex()
+        self._plans = VolumeIndex(cell_deg=0.1)  # plans are mostly small: a finer grid, fewer candidates
         self._zone_boxes = VolumeIndex()
 
     def set_policy(self, policy: Policy) -> None:
