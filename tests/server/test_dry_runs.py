@@ -189,3 +189,13 @@ def test_the_rate_limit_holds_per_party(make_world):
 def test_the_limit_is_a_setting_with_a_default():
     from deconfliction.server.service import Settings
     assert Settings().dry_runs_per_minute == 30
+
+
+def test_a_zone_dry_run_finds_what_declaring_the_zone_finds(secrets):
+    world = secrets
+    zone = {"id": "un-z", "kind": "deconfliction", "parties": ["un"], "allowed": ["un"],
+            "geometry": {"type": "Point", "coordinates": PLAN_PLACE}, "radius_m": 50_000}
+    dry = world.post("/v1/zones?dry_run=true", "un", zone).json()
+    real = world.post("/v1/zones", "un", zone).json()
+    assert dry["hidden_conflicts"] + len(dry["conflicts"]) == len(real["conflicts"]) == 2
+    restart_keeps_views(world).close()

@@ -170,6 +170,11 @@ class Engine:
                 "item_kind": n["item_kind"], "window": dict(n["window"])}))
         return events
 
+    def check_zone(self, zone: Zone) -> list[PlanConflict]:
+        """Conflicts a zone would have with the operations declared, without declaring it (through
+        the plan index, as :meth:`declare_zone` finds them)."""
+        return [c for k in self._plans.candidates([zone.volume]) for c in conflicts_with_zones(self.operations[k], [zone])]
+
     def _conflict(self, t: datetime, c: PlanConflict) -> list[Event]:
         """The conflict event, then the warnings it causes: to the operation's party about a zone,
         or to both parties about each other's operation, each with its own deadline."""

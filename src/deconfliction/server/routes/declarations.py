@@ -4,7 +4,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Query, Request
 
 from ...app.commands import operation_command, parse_items, zone_command
-from ...engine.strategic import conflicts_with_zones
 from ..access import Access
 from ..auth import service_of, viewer_of
 from ..bodies import begin, body_schema, own, require_object, write
@@ -28,9 +27,7 @@ async def post_zone(request: Request, authorization: str | None = Header(None),
                        [{"path": "parties", "reason": f"must include {viewer.party!r}"}])
     access = Access(service.ledger.engine, viewer)
     if dry_run:
-        engine = service.ledger.engine
-        return await check_draft(request, viewer, "zone", spec, rid, lambda: [
-            c for op in engine.operations.values() for c in conflicts_with_zones(op, [zone])])
+        return await check_draft(request, viewer, "zone", spec, rid, lambda: service.ledger.engine.check_zone(zone))
     conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": access.conflicts(events)})  # noqa: E731
     return await write(request, zone_command(viewer.party, spec), conflicts, rid, zone)
 
