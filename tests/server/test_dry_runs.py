@@ -143,9 +143,20 @@ def test_a_duplicate_id_is_refused_alike_whoever_holds_it(secrets):
     restart_keeps_views(world).close()
 
 
-def test_dry_runs_are_on_the_record_and_replay(secrets, capsys):
+@pytest.fixture
+def backend_secrets(store_url, tmp_path):
+    """The secrets world on each store (SQLite and PostgreSQL)."""
+    w = World(store_url, tmp_path / "log.key").add_parties()
+    w.declare_tanf()
+    assert w.post("/v1/operations", "coalition", plan("c-op")).status_code == 201
+    assert w.post("/v1/operations", "militia", plan("m-op", where=[37.05, 34.5])).status_code == 201
+    yield w
+    w.close()
+
+
+def test_dry_runs_are_on_the_record_and_replay(backend_secrets, capsys):
     from deconfliction.cli import main as cli
-    world = secrets
+    world = backend_secrets
     size = world.size()
     world.post("/v1/operations?dry_run=true", "un", plan("probe"))
     assert world.size() == size + 4  # the command, draft.checked, and draft.conflict for each owner
