@@ -45,6 +45,8 @@ def add_parsers(sub) -> None:
     _store_args(p)
     p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024,
                    help="larger requests get 413 (default 10485760, 10 MiB)")
+    p.add_argument("--dry-runs-per-minute", type=_positive, default=30, metavar="N",
+                   help="dry runs (?dry_run=true) each party may make in any 60 s; more get 429 (default 30)")
     p.add_argument("--policy", type=Path, metavar="FILE",
                    help="the rules (perimeter, separation, deadlines, escalation) from the policy section of a "
                         "YAML or JSON file, e.g. a scenario file; written to a new log before its first zone, "
@@ -141,6 +143,17 @@ def _adopt_policy(service, path: Path) -> bool:
     return True
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
 def _serve(args) -> int:
     import uvicorn
 
@@ -148,7 +161,8 @@ def _serve(args) -> int:
     from .server.service import Service, Settings
     try:
         service = Service(Settings(db=args.db, key_path=key_path_for(args.db, args.key),
-                                   max_body_bytes=args.max_body_bytes))
+                                   max_body_bytes=args.max_body_bytes,
+                                   dry_runs_per_minute=args.dry_runs_per_minute))
     except DeconflictionError as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2

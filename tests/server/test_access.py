@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from deconfliction.server.access import Access, Viewer
+
 from tests.server.world import INSIDE, TANF_CENTRE, at, dumps, types
 
 WINDOW = {"start": at(60), "end": at(120)}
@@ -40,6 +42,10 @@ def tanf(world):
     # leaflets over the zone: the militia's u1 is inside, so the militia is reached (via Russia)
     assert world.post("/v1/messages", "coalition", {"id": "b-1", "kind": "warning", "text": "Keep out", "to_area": {
         "geometry": {"type": "Point", "coordinates": TANF_CENTRE}, "radius_m": 5000}}).status_code == 201
+    world.clock.set(7)  # the UN checks a draft over both plans (hidden from it) and over tanf
+    assert world.post("/v1/operations?dry_run=true", "un", {**_plan("u-draft"), "volumes": [
+        {"geometry": {"type": "Polygon", "coordinates": [[[36, 33], [39.5, 33], [39.5, 35], [36, 35], [36, 33]]]},
+         "window": WINDOW}]}).json()["hidden_conflicts"] == 3
     return world
 
 
@@ -62,18 +68,20 @@ ITEMS = {
     "notification of c-told": _message("notify/c-told/militia/1"),
     "leaflets b-1": lambda e: e["type"].startswith("broadcast.") and e["broadcast"] == "b-1",
     "tanf agreed": lambda e: e["type"] == "zone.agreed" and e["zone"] == "tanf",
+    "un's draft checked": lambda e: e["type"] == "draft.checked",
+    "told of un's draft": lambda e: e["type"] == "draft.conflict",
 }
 Y, N, ANY = True, False, None
 SEES = {
     # c-told: the coalition's plan notified to the militia (relayed by Russia, which carries it)
     # b-1: the coalition's area broadcast, reaching the militia (Russia relays the copy, as a
     # message, but is not told of the broadcast)
-    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un c-told notif b-1 agreed
-    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y,     Y,    Y,  Y),
-    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y,     Y,    N,  Y),
-    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y,     Y,    Y,  Y),  # warned about tanf: it sees it
-    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N,     N,    N,  N),
-    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY,   Y,    Y,  ANY),
+    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un c-told notif b-1 agreed draft told
+    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y,     Y,    Y,  Y,     N,    Y),
+    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y,     Y,    N,  Y,     N,    Y),
+    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y,     Y,    Y,  Y,     N,    Y),  # warned about tanf: it sees it
+    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N,     N,    N,  N,     Y,    N),
+    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY,   Y,    Y,  ANY,   N,    N),
 }
 
 
@@ -93,7 +101,7 @@ def test_the_event_view_of_each_party(views, party):
 
 
 def test_the_unrelated_party_sees_only_its_own_message(tanf, views):
-    assert {e["message"] for e in views["un"]} == {"m-un"}
+    assert {e["message"] for e in views["un"] if "message" in e} == {"m-un"}
     assert tanf.get("/v1/zones", "un") == []
     assert tanf.get("/v1/operations", "un") == []
     text = dumps(views["un"])
@@ -312,3 +320,35 @@ def test_amendments_withdrawals_and_cancellations_reach_only_those_told(world):
         assert hidden.json()["error"]["message"].replace("'", "").replace("-x", "") == \
             unknown.json()["error"]["message"].replace("'", "").replace("-x", "")
     assert world.size() == size
+
+
+def test_the_owners_told_of_a_draft_learn_which_of_their_items_it_met_and_when(tanf, views):
+    told = {(p, e["item"], e["by"]) for p, events in views.items() for e in events if e["type"] == "draft.conflict"}
+    assert told == {("coalition", "tanf", "un"), ("russia", "tanf", "un"), ("coalition", "c-op", "un"),
+                    ("militia", "m-op", "un")}
+    for events in views.values():
+        for e in events:
+            if e["type"] == "draft.conflict":
+                assert e["window"] == WINDOW and "geometry" not in dumps(e)
+
+
+@pytest.mark.parametrize("route", ["/v1/operations?dry_run=true", "/v1/zones?dry_run=true"])
+def test_a_dry_run_names_of_each_partys_conflicts_only_the_items_it_may_see(tanf, route):
+    """The same draft from every party: what each answer names is what its views show it."""
+    area = {"type": "Polygon", "coordinates": [[[36, 33], [39.5, 33], [39.5, 35], [36, 35], [36, 33]]]}
+    for party in SEES:
+        if route.startswith("/v1/zones"):
+            body = {"id": f"d-{party}", "kind": "deconfliction", "parties": [party], "geometry": area}
+        else:
+            body = {"id": f"d-{party}", "volumes": [{"geometry": area, "window": WINDOW}]}
+        answer = tanf.post(route, party, body).json()
+        named = {c["other"] if c["other_kind"] == "operation" and route.endswith("operations?dry_run=true")
+                 else (c["other"] if c["other_kind"] == "zone" and c["other"] != body["id"] else c["operation"])
+                 for c in answer["conflicts"]}
+        # the zones it may see and the operations it declared or was told about (as addressee or relay)
+        refs = Access(tanf.service.ledger.engine, Viewer(party, party == "ocha")).references()
+        may_see = set(refs.zones) | {op for op, _ in refs.operations}
+        assert named <= may_see, (party, named, may_see)
+        text = dumps(answer)
+        hidden = {"tanf", "c-op", "m-op"} - may_see
+        assert not [h for h in hidden if h in text], (party, text)

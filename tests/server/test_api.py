@@ -170,21 +170,26 @@ def test_an_operation_against_another_partys_operation(world):
     assert set(conflict["parties"]) == {"coalition", "militia"}
 
 
-def test_a_dry_run_returns_the_conflicts_and_saves_nothing(world):
+def test_a_dry_run_names_only_what_the_caller_may_see_and_declares_nothing(world):
     world.declare_tanf()
-    before, views = world.size(), world.all_views()
+    views = world.all_views()
     r = world.post("/v1/operations?dry_run=true", "militia", operation("m-op"))
-    assert r.status_code in (200, 201), r.text
-    dry = r.json()
-    assert dry["operation"] == "m-op" and dry["recorded"] is False
+    assert r.status_code == 200, r.text
+    # the militia was never told of tanf: it learns that there is one conflict, and nothing of it
+    assert r.json() == {"operation": "m-op", "recorded": False, "conflicts": [], "hidden_conflicts": 1,
+                        "owners_told": True}
+    assert world.get("/v1/operations", "militia") == [] and world.get("/v1/zones", "militia") == []
+    # once warned about tanf (its unit entered it), the same dry run names it
+    world.militia_enters_tanf()
+    dry = world.post("/v1/operations?dry_run=true", "militia", operation("m-op")).json()
     [conflict] = dry["conflicts"]
-    assert conflict["operation"] == "m-op" and conflict["other"] == "tanf"
-    assert world.size() == before and world.all_views() == views
+    assert conflict["operation"] == "m-op" and conflict["other"] == "tanf" and dry["hidden_conflicts"] == 0
     assert world.get("/v1/operations", "militia") == []
     # declaring it for real reports the same conflicts
     real = world.post("/v1/operations", "militia", operation("m-op")).json()["conflicts"]
     assert [(c["operation"], c["other"], sorted(c["parties"])) for c in real] == \
         [(c["operation"], c["other"], sorted(c["parties"])) for c in dry["conflicts"]]
+    assert views["un"] == world.events("un")
 
 
 # -- positions ----------------------------------------------------------------------------------------

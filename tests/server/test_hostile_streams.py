@@ -1,7 +1,8 @@
 """A hostile generator: random command streams from several parties through the HTTP API, then the log.
 
 Shapes, times with microseconds, texts with lone surrogates, separators and line breaks in ids,
-absurd and boundary numbers, retries with the same Idempotency-Key. Every answer must be below
+absurd and boundary numbers, retries with the same Idempotency-Key, dry runs of zones and
+operations (logged, with the owners told), arrays of operations (all or none). Every answer must be below
 500; after each stream, on SQLite and on PostgreSQL, ``log verify`` passes on the store and on an
 export (which replays every command), and a restart gives every party exactly the events it saw.
 
@@ -95,6 +96,15 @@ def notify_list(party: str) -> st.SearchStrategy:
 
 # -- requests ---------------------------------------------------------------------------------------
 @st.composite
+def operation_body(draw, clock) -> dict:
+    volume = {**draw(geometry()), "window": draw(window(clock))}
+    if draw(st.booleans()):
+        low = draw(st.floats(0, 5000))
+        volume["altitude"] = {"lower_m": low, "upper_m": draw(sometimes(st.just(low + 1000)))}
+    return {"id": draw(ids), "priority": draw(sometimes(st.integers(0, 10))), "volumes": [volume]}
+
+
+@st.composite
 def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
     """(path, party, body) of one request; ``seen``: message ids met so far (acks and disowns aim at them), and
     (kind, party, id) of the zones and operations declared (agreements, amendments and withdrawals aim at them)."""
@@ -102,7 +112,7 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
     other = draw(st.sampled_from(NAMES + ["nobody"]))
     what = draw(st.sampled_from(["positions"] * 5 + ["zone", "operation", "message", "ack", "disown",
                                                      "channel", "incident", "agree", "decline", "amend",
-                                                     "withdraw"]))
+                                                     "withdraw", "dry zone", "dry operation", "operations"]))
     if what == "positions":
         reports = []
         for _ in range(draw(st.integers(1, 4))):
@@ -117,7 +127,14 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
                 report["alt_m"] = draw(sometimes(st.floats(-100, 12_000)))
             reports.append(report)
         return "/v1/positions", party, reports
-    if what == "zone":
+    if what == "operations":  # an array, all or none: odd items, repeated ids, now and then not an object
+        items = [draw(operation_body(clock)) for _ in range(draw(st.integers(0, 3)))]
+        if items and draw(st.integers(0, 5)) == 0:
+            items.append(draw(st.one_of(absurd, st.just({**items[0]}))))
+        return "/v1/operations", party, items
+    if what == "dry operation":
+        return "/v1/operations?dry_run=true", party, draw(operation_body(clock))
+    if what in ("zone", "dry zone"):
         zone = {"id": draw(ids), "kind": draw(st.sampled_from(["deconfliction"] * 3 + ["protected_site", "odd"])),
                 "parties": [party] + draw(st.lists(st.sampled_from(NAMES), max_size=1)),
                 "allowed": draw(st.lists(st.sampled_from(NAMES), max_size=2)), **draw(geometry())}
@@ -129,7 +146,7 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
             zone["notify"] = draw(notify_list(party))
         if draw(st.integers(0, 5)) == 0:
             zone["proposer"] = draw(st.sampled_from([party, other]))  # another party's name: refused
-        return "/v1/zones", party, zone
+        return ("/v1/zones?dry_run=true" if what == "dry zone" else "/v1/zones"), party, zone
     if what in ("amend", "withdraw"):
         # PUT with If-Match (a version, a stale one, none, or garbage) or DELETE with a reason (or none)
         kind = draw(st.sampled_from(["zones", "operations"]))
@@ -160,11 +177,7 @@ def request(draw, clock, seen: list[str]) -> tuple[str, str, object]:
         body = {"reason": draw(texts)} if what == "decline" and draw(st.integers(0, 4)) else None
         return f"/v1/zones/{zone_id}/{what}", party, body
     if what == "operation":
-        volume = {**draw(geometry()), "window": draw(window(clock))}
-        if draw(st.booleans()):
-            low = draw(st.floats(0, 5000))
-            volume["altitude"] = {"lower_m": low, "upper_m": draw(sometimes(st.just(low + 1000)))}
-        operation = {"id": draw(ids), "priority": draw(sometimes(st.integers(0, 10))), "volumes": [volume]}
+        operation = draw(operation_body(clock))
         if draw(st.booleans()):
             operation["notify"] = draw(notify_list(party))
         return "/v1/operations", party, operation

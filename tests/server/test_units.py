@@ -124,17 +124,18 @@ def test_me_names_the_caller(world):
     assert_error(world.client.get("/v1/me"), 401, "unauthorized")
 
 
-def test_a_zone_dry_run_lists_conflicts_and_saves_nothing(world):
+def test_a_zone_dry_run_counts_conflicts_with_hidden_plans_and_declares_nothing(world):
     plan = {"id": "m-op", "volumes": [{"geometry": {"type": "Point", "coordinates": [38.6, 33.5]},
                                        "radius_m": 3000, "window": {"start": at(60), "end": at(120)}}]}
     assert world.post("/v1/operations", "militia", plan).status_code == 201
-    size = world.size()
     r = world.post("/v1/zones?dry_run=true", "coalition", {**TANF, "id": "tanf-2"})
     assert r.status_code == 200, r.text
-    # only the proposer is bound by a zone just proposed: russia has not agreed it
-    assert r.json() == {"zone": "tanf-2", "recorded": False, "conflicts": [
-        {"operation": "m-op", "other": "tanf-2", "other_kind": "zone", "parties": ["militia", "coalition"],
-         "window": {"start": at(60), "end": at(120)}}]}
-    assert world.size() == size and world.get("/v1/zones", "coalition") == []
+    assert r.json() == {"zone": "tanf-2", "recorded": False, "conflicts": [], "hidden_conflicts": 1,
+                        "owners_told": True}
+    assert world.get("/v1/zones", "coalition") == []
+    [told] = [e for e in world.events("militia") if e["type"] == "draft.conflict"]
+    assert {k: told[k] for k in ("party", "by", "draft", "draft_kind", "item", "item_kind", "window")} == {
+        "party": "militia", "by": "coalition", "draft": "tanf-2", "draft_kind": "zone", "item": "m-op",
+        "item_kind": "operation", "window": {"start": at(60), "end": at(120)}}
     bad = world.post("/v1/zones?dry_run=true", "coalition", {**TANF, "radius_m": -1})
     assert_error(bad, 422, "invalid_scenario")["details"][0]["path"] == "radius_m"

@@ -95,8 +95,10 @@ def test_a_drawn_plan_shows_its_conflict_before_it_is_saved(site, open_as):
     expect()(save).to_be_disabled()
     page.get_by_role("button", name="Check conflicts").click()
     result = page.locator("#draw-result")
-    expect()(result).to_contain_text("Not saved yet. 1 conflict(s)")
-    expect()(result).to_contain_text("Conflict with zone tanf (parties un, coalition, russia)")
+    # the UN was never told of tanf: the check counts the conflict and names nothing of it
+    expect()(result).to_contain_text("Not saved yet.")
+    expect()(result).to_contain_text("1 conflict(s) with items of other parties that you have not been told about")
+    expect()(result).not_to_contain_text("tanf")
     # the drawn circle turns vermillion and dashed
     expect()(page.locator("path.leaflet-interactive[stroke='#D55E00'][stroke-dasharray='8 4']")).to_have_count(1)
     expect()(page.locator(".zone-label", has_text="At Tanf")).to_have_count(0)  # not the UN's zone, so far
@@ -252,7 +254,8 @@ def test_drawing_a_zone_polygon_and_a_route(site, open_as):
     site.post("un", "/v1/operations", {"id": "un-probe", "volumes": [{
         "geometry": {"type": "Point", "coordinates": [37.5, 34.2]}, "radius_m": 3000,
         "window": {"start": format_time(now), "end": format_time(now + timedelta(hours=2))}}]})
-    # the coalition draws a zone around the UN's planned visit: the dry run names the plan it meets
+    # the coalition draws a zone around the UN's planned visit: the dry run counts the plan it meets
+    # (the coalition was never told of it), and the UN is told
     page = open_as("coalition")
     page.evaluate("map.setView([34.2, 37.5], 10, {animate: false}) && null")
     page.get_by_role("tab", name="Draw").click()
@@ -267,7 +270,8 @@ def test_drawing_a_zone_polygon_and_a_route(site, open_as):
     page.get_by_label("Agreed by (party ids, comma-separated)").fill("coalition")
     page.get_by_role("button", name="Check conflicts").click()
     result = page.locator("#draw-result")
-    expect()(result).to_contain_text("Conflict with operation un-probe (parties un, coalition)")
+    expect()(result).to_contain_text("1 conflict(s) with items of other parties that you have not been told about")
+    expect()(result).not_to_contain_text("un-probe")
     # pro-regime draws a 2 km wide route through the same place
     page = open_as("pro-regime")
     page.evaluate("map.setView([34.2, 37.5], 10, {animate: false}) && null")
@@ -280,7 +284,10 @@ def test_drawing_a_zone_polygon_and_a_route(site, open_as):
     assert geometry["type"] == "LineString" and len(geometry["coordinates"]) == 2
     page.get_by_label("Id", exact=True).fill("pr-road-move")
     page.get_by_role("button", name="Check conflicts").click()
-    expect()(page.locator("#draw-result")).to_contain_text("Conflict with operation un-probe")
+    expect()(page.locator("#draw-result")).to_contain_text("1 conflict(s) with items of other parties")
+    told = site.http.get("/v1/events", headers={"Authorization": f"Bearer {site.tokens['un']}"}).json()
+    assert {(e["by"], e["item"]) for e in told if e["type"] == "draft.conflict"} == {
+        ("coalition", "un-probe"), ("pro-regime", "un-probe")}
     page.get_by_role("button", name="Undo point").click()  # a one-point route is no route: nothing to check
     assert page.get_by_label("Geometry (GeoJSON, longitude first)").input_value() == ""
     no_page_errors(page)

@@ -87,6 +87,19 @@ def operation_command(party: str, spec: dict) -> dict:
     return {"type": "operation.declare", "party": party, "operation": spec}
 
 
+def operations_command(party: str, specs: list[dict]) -> dict:
+    """Several operations declared together, all or none (an array sent to POST /v1/operations)."""
+    return {"type": "operations.declare", "party": party, "operations": list(specs)}
+
+
+def draft_command(party: str, kind: str, spec: dict, conflicts: int, hidden: int, told: list[dict]) -> dict:
+    """A dry run: the draft (a zone or an operation, as sent), how many of its conflicts are with items
+    its party may see and how many with others, and the owners told of those (party, item, item_kind,
+    window), as found at the time."""
+    return {"type": "draft.check", "party": party, "draft_kind": kind, "draft": spec, "conflicts": conflicts,
+            "hidden": hidden, "told": list(told)}
+
+
 def message_command(message_id: str, sender: str, to: str, kind: str, text: str, ref: str | None) -> dict:
     return {"type": "message.send", "id": message_id, "from": sender, "to": to, "kind": kind, "text": text, "ref": ref}
 
@@ -154,10 +167,12 @@ def _policy_spec(policy: Policy) -> dict:
     return p
 
 
-def parse_items(engine: Engine, section: str, items: list[Any], extra: dict | None = None) -> Scenario:
+def parse_items(engine: Engine, section: str, items: list[Any], extra: dict | None = None,
+                whole: bool = False) -> Scenario:
     """Validate request items with the scenario rules; problem paths are relative to the request body.
 
-    ``items`` go into the scenario section ``section`` (zones, operations, tracks, messages, incidents).
+    ``items`` go into the scenario section ``section`` (zones, operations, tracks, messages, incidents);
+    ``whole``: the body is the list of items, so paths keep the item's place (``[3].volumes[0].radius_m``).
     """
     doc = {"scenario": 1, "start": UNTIMED, "policy": _policy_spec(engine.policy),
            "parties": [{"id": p.id, "channels": list(p.channels)} for p in engine.parties.values()],
@@ -165,13 +180,13 @@ def parse_items(engine: Engine, section: str, items: list[Any], extra: dict | No
     try:
         return parse_scenario(doc)
     except ScenarioError as exc:
-        raise ScenarioError([Problem(_relative(p.path, section), p.reason) for p in exc.problems]) from None
+        raise ScenarioError([Problem(_relative(p.path, section, whole), p.reason) for p in exc.problems]) from None
 
 
-def _relative(path: str, section: str) -> str:
+def _relative(path: str, section: str, whole: bool = False) -> str:
     if path.startswith(f"{section}["):
         rest = path[len(section):]
-        return rest if section == "tracks" else rest.split("]", 1)[1].lstrip(".")
+        return rest if section == "tracks" or whole else rest.split("]", 1)[1].lstrip(".")
     return path
 
 
@@ -195,6 +210,8 @@ def apply(engine: Engine, command: dict, t: datetime, prepared: Any = None, payl
             return engine.declare_zone(prepared, t, command.get("party"))
         if kind == "operation.declare":
             return engine.declare_operation(prepared, t)
+        if kind == "operations.declare":
+            return _declare_all(engine, prepared, t)
         if kind == "incident.report":
             return engine.report_incident(t, prepared)
     if kind == "positions":
@@ -214,6 +231,28 @@ def _zone(engine: Engine, c: dict, t: datetime) -> list[Event]:
 def _operation(engine: Engine, c: dict, t: datetime) -> list[Event]:
     [op] = parse_items(engine, "operations", [c["operation"]]).operations
     return engine.declare_operation(op, t)
+
+
+def _operations(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return _declare_all(engine, parse_items(engine, "operations", c["operations"], whole=True).operations, t)
+
+
+def _declare_all(engine: Engine, ops, t: datetime) -> list[Event]:
+    """Declare every operation, or (an id taken, or given twice) none."""
+    seen: set[str] = set()
+    for k, op in enumerate(ops):
+        if op.id in seen or op.id in engine.operations or op.id in engine.zones:
+            raise Refused(f"[{k}].id: id {op.id!r} is already declared")
+        seen.add(op.id)
+    events: list[Event] = []
+    for op in ops:
+        events += engine.declare_operation(op, t)
+    return events
+
+
+def _draft(engine: Engine, c: dict, t: datetime) -> list[Event]:
+    return engine.note_draft(t, c["party"], c["draft"]["id"], c["draft_kind"], c["conflicts"], c["hidden"],
+                             c["told"])
 
 
 def decode_reports(text: str, ndjson: bool) -> Any:
@@ -410,8 +449,10 @@ def _operation_cancel(engine: Engine, c: dict, t: datetime) -> list[Event]:
 
 
 _HANDLERS = {
-    "party.add": _party_add, "zone.declare": _zone, "operation.declare": _operation, "positions": _positions,
-    "message.send": _message, "message.broadcast": _broadcast, "message.ack": _ack, "message.disown": _disown, "incident.report": _incident,
+    "party.add": _party_add, "zone.declare": _zone, "operation.declare": _operation,
+    "operations.declare": _operations, "draft.check": _draft, "positions": _positions,
+    "message.send": _message, "message.broadcast": _broadcast, "message.ack": _ack, "message.disown": _disown,
+    "incident.report": _incident,
     "channel.set": _channel, "clock": _clock, "policy.set": _policy,
     "zone.agree": _agree, "zone.decline": _decline,
     "zone.amend": _zone_amend, "zone.withdraw": _zone_withdraw,

@@ -131,7 +131,7 @@ class Engine:
         self.incidents: dict[str, Incident] = {}
         self._episodes: Counter[str] = Counter()
         self._open_episodes: set[str] = set()
-        self._plans = VolumeIndex()
+        self._plans = VolumeIndex(cell_deg=0.1)  # plans are mostly small: a finer grid, fewer candidates
         self._zone_boxes = VolumeIndex()
         self._broadcasts: dict[str, _Broadcast] = {}
         self._agreements = Agreements()
@@ -420,6 +420,27 @@ class Engine:
         zones = [self.zones[k] for k in self._zone_boxes.candidates(op.volumes) if k not in self.ended]
         others = [self.operations[k] for k in self._plans.candidates(op.volumes) if k not in self.ended]
         return self._bind(conflicts_with_zones(op, zones)) + conflicts_with_operations(op, others)
+
+    def note_draft(self, t: datetime, party: str, draft: str, draft_kind: str, conflicts: int, hidden: int,
+                   told: list[dict]) -> list[Event]:
+        """A party's draft (a dry run) was checked: ``draft.checked`` for the party (``conflicts``
+        with items it may see, ``hidden`` with items it may not), then ``draft.conflict`` for each owner of an
+        item it may not see that the draft met: ``told`` holds dicts of party, item, item_kind and
+        window (start and end). Nothing else changes."""
+        events = self.advance(t)
+        events.append(self._event(t, EventType.DRAFT_CHECKED, {
+            "party": party, "draft": draft, "draft_kind": draft_kind, "conflicts": conflicts, "hidden": hidden}))
+        for n in told:
+            events.append(self._event(t, EventType.DRAFT_CONFLICT, {
+                "party": n["party"], "by": party, "draft": draft, "draft_kind": draft_kind, "item": n["item"],
+                "item_kind": n["item_kind"], "window": dict(n["window"])}))
+        return events
+
+    def check_zone(self, zone: Zone) -> list[PlanConflict]:
+        """Conflicts a zone would have with the operations declared, without declaring it (through
+        the plan index, as :meth:`declare_zone` finds them)."""
+        return [c for k in self._plans.candidates([zone.volume]) if k not in self.ended
+                for c in conflicts_with_zones(self.operations[k], [zone])]
 
     def _conflict(self, t: datetime, c: PlanConflict) -> list[Event]:
         """The conflict event, then the warnings it causes: to the operation's party about a zone,

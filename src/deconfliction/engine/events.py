@@ -46,6 +46,8 @@ class EventType(StrEnum):
     OPERATION_AMENDED = "operation.amended"
     OPERATION_CANCELLED = "operation.cancelled"
     PLAN_CONFLICT_ENDED = "plan.conflict_ended"
+    DRAFT_CHECKED = "draft.checked"
+    DRAFT_CONFLICT = "draft.conflict"
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,11 +61,25 @@ def conflicts_with_zones(op: Operation, zones: Iterable[Zone]) -> list[PlanConfl
     return out
 
 
+def _times_meet(mine: list[tuple], theirs: Iterable[Volume4D]) -> bool:
+    """Whether some window of ``mine`` ((start, end) pairs) overlaps some window of ``theirs``, as
+    :meth:`TimeWindow.overlaps` says: the quick first test of a candidate operation, most of which
+    share a grid cell but not the time."""
+    for v in theirs:
+        start, end = v.window.start, v.window.end
+        for s, e in mine:
+            if not ((e is not None and start is not None and e <= start) or
+                    (end is not None and s is not None and end <= s)):
+                return True
+    return False
+
+
 def conflicts_with_operations(op: Operation, others: Iterable[Operation]) -> list[PlanConflict]:
     """Other parties' operations sharing space, altitude and time with this one."""
     out = []
+    mine = [(v.window.start, v.window.end) for v in op.volumes]
     for other in others:
-        if other.party == op.party or other.id == op.id:
+        if other.party == op.party or other.id == op.id or not _times_meet(mine, other.volumes):
             continue
         window = _overlap(op.volumes, other.volumes)
         if window is not None:

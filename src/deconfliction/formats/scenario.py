@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,6 +137,77 @@ _REPORT_OPTIONAL = ("alt_m", "speed_mps", "course_deg", "climb_mps")
 _REPORT_KEYS = frozenset(_REPORT_TEXT + _REPORT_NUMBERS + _REPORT_OPTIONAL)
 
 
+QUICK_OPERATIONS = True
+"""Operations that pass :func:`_plain_operation` skip the general schema validation (a test holds
+the answers equal with and without it)."""
+
+
+def _quick_operations(doc: Any) -> tuple[Any, list[int]]:
+    """The document with its quick-checked operations left out, for the schema validation; and the
+    places of the operations left in (to name them by their place in the original list)."""
+    ops = doc.get("operations") if isinstance(doc, dict) else None
+    if not QUICK_OPERATIONS or not isinstance(ops, list):
+        return doc, list(range(len(ops))) if isinstance(ops, list) else []
+    slow = [i for i, op in enumerate(ops) if not _plain_operation(op)]
+    return {**doc, "operations": [ops[i] for i in slow]}, slow
+
+
+_ID_PATTERN = re.compile(r"^[^\s]+$")
+_OPERATION_KEYS = frozenset({"id", "name", "party", "priority", "volumes"})
+_VOLUME_KEYS = frozenset({"geometry", "radius_m", "width_m", "altitude", "window"})
+_GEOMETRY_KEYS = frozenset({"type", "coordinates", "radius_m", "width_m"})
+_GEOMETRY_TYPES = frozenset({"Point", "Polygon", "MultiPolygon", "LineString"})
+_ALTITUDE_KEYS = frozenset({"lower_m", "upper_m", "reference"})
+_REFERENCES = frozenset({"WGS84", "AMSL", "AGL"})
+_WINDOW_KEYS = frozenset({"start", "end"})
+
+
+def _number(v: Any) -> bool:
+    return type(v) is int or type(v) is float
+
+
+def _schema_id(v: Any) -> bool:
+    # as the schema's _ID: a string of 1 to 200 characters without white space (re.search, as jsonschema)
+    return type(v) is str and 1 <= len(v) <= 200 and _ID_PATTERN.search(v) is not None
+
+
+def _plain_operation(op: Any) -> bool:
+    """A quick check of one operation item against the schema's rules for it: True only for items
+    the schema accepts (anything it is unsure of goes to the full schema, which names the problem)."""
+    if type(op) is not dict or not op.keys() <= _OPERATION_KEYS or not _schema_id(op.get("id")) \
+            or not _schema_id(op.get("party")):
+        return False
+    if ("name" in op and type(op["name"]) is not str) or ("priority" in op and type(op["priority"]) is not int):
+        return False
+    volumes = op.get("volumes")
+    return type(volumes) is list and len(volumes) >= 1 and all(_plain_volume(v) for v in volumes)
+
+
+def _plain_volume(v: Any) -> bool:
+    if type(v) is not dict or not v.keys() <= _VOLUME_KEYS:
+        return False
+    g = v.get("geometry")
+    if type(g) is not dict or not g.keys() <= _GEOMETRY_KEYS or type(g.get("type")) is not str \
+            or g["type"] not in _GEOMETRY_TYPES \
+            or type(g.get("coordinates")) is not list:
+        return False
+    if not all(_number(x[k]) for x in (v, g) for k in ("radius_m", "width_m") if k in x):
+        return False
+    a = v.get("altitude")
+    if "altitude" in v:
+        if type(a) is not dict or not a.keys() <= _ALTITUDE_KEYS:
+            return False
+        if not all(_number(a[k]) for k in ("lower_m", "upper_m") if k in a):
+            return False
+        if "reference" in a and (type(a["reference"]) is not str or a["reference"] not in _REFERENCES):
+            return False
+    w = v.get("window")
+    if "window" in v:
+        if type(w) is not dict or not w.keys() <= _WINDOW_KEYS or not all(type(x) is str for x in w.values()):
+            return False
+    return True
+
+
 def _plain_report(item: Any) -> bool:
     """A quick structural check of one inline report; anything it does not accept goes to the full schema."""
     if type(item) is not dict or not item.keys() <= _REPORT_KEYS:
@@ -163,12 +235,17 @@ def structural_problems(data: Any) -> list[Problem]:
     if isinstance(tracks, list) and len(tracks) > 16:
         slow = [(i, r) for i, r in enumerate(tracks) if not _plain_report(r)]
         checked = {**data, "tracks": [r for _, r in slow]}
-        errors = list(_VALIDATOR.iter_errors(checked))
+        schema_doc, slow_ops = _quick_operations(checked)
+        errors = list(_VALIDATOR.iter_errors(schema_doc))
         for err in errors:  # name the reports by their place in the original list
             if len(err.path) >= 2 and err.path[0] == "tracks":
                 err.path[1] = slow[err.path[1]][0]
     else:
-        errors = list(_VALIDATOR.iter_errors(data))
+        schema_doc, slow_ops = _quick_operations(data)
+        errors = list(_VALIDATOR.iter_errors(schema_doc))
+    for err in errors:  # and the operations
+        if len(err.path) >= 2 and err.path[0] == "operations":
+            err.path[1] = slow_ops[err.path[1]]
     for err in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
         problems += _describe(err)
     for p in _non_finite(checked, ""):  # quick-checked reports are finite already

@@ -37,6 +37,8 @@ class Viewer:
 _ZONE_TRACKING = frozenset({"zone.approaching", "zone.entered", "zone.exited", "zone.crossed"})
 _BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended"})
 _CHANGES = frozenset({"zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled"})
+_DRAFTS = frozenset({"draft.checked", "draft.conflict"})
+"""A dry run's record, for the party that checked its draft; the owner told of a hidden item it met."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ class Access:
             return p in event["parties"]
         if kind.startswith("channel."):
             return coordinator or p in event["between"]
+        if kind in _DRAFTS:
+            return p == event["party"]
         if kind == "incident.reported":
             return coordinator or p == event["reporter"] or any(p in n["declared_by"] for n in event["notified"])
         return coordinator
@@ -102,6 +106,32 @@ class Access:
     def dry_conflicts(self, found: Iterable[PlanConflict]) -> list[dict]:
         """The conflicts a declaration would have (a dry run), as its plan.conflict events would show them."""
         return [render.dry_conflict(c) for c in found if self.viewer.party in c.parties]
+
+    def draft_conflicts(self, found: Iterable[PlanConflict], draft_kind: str) -> tuple[list[dict], int, list[dict]]:
+        """A dry run's conflicts split by need-to-know: those with items the viewer may see (whole, as
+        :meth:`dry_conflicts`), and for each of the others, whom to tell: ``{party, item, item_kind,
+        window}`` for every owner of the item met (the item's party, or the zone's parties) but the
+        viewer; and how many those are. Of the others the viewer learns only how many there are."""
+        shown, hidden, told = [], 0, []
+        for c in found:
+            if draft_kind == "operation":
+                item, item_kind = c.other, c.other_kind
+            else:  # a draft zone meets declared operations
+                item, item_kind = c.operation, "operation"
+            visible = self.sees_zone(item) if item_kind == "zone" else self.sees_operation(item)
+            if visible:
+                shown.append(render.dry_conflict(c))
+                continue
+            hidden += 1
+            owners = self.engine.zones[item].parties if item_kind == "zone" else (self.engine.operations[item].party,)
+            told += [{"party": owner, "item": item, "item_kind": item_kind, "window": render.window(c.window)}
+                     for owner in owners if owner != self.viewer.party]
+        return shown, hidden, told
+
+    def sees_operation(self, op_id: str) -> bool:
+        """Operations the viewer declared or was told about (a delivered warning or notification)."""
+        op = self.engine.operations.get(op_id)
+        return op is not None and (op.party == self.viewer.party or self.told_about(op_id))
 
     # -- zones -----------------------------------------------------------------------------------
     def told_about(self, item: str) -> bool:

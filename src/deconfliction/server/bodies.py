@@ -19,9 +19,12 @@ RequestId = tuple[tuple[str, str] | None, str]
 """(party and Idempotency-Key, or None without a key; the request's fingerprint)."""
 
 
-def body_schema(section: str) -> dict:
-    """The OpenAPI request body of a write of one item of the scenario section ``section``."""
+def body_schema(section: str, many: bool = False) -> dict:
+    """The OpenAPI request body of a write of one item of the scenario section ``section`` (``many``:
+    or of an array of them)."""
     items = SCENARIO_SCHEMA["properties"][section]["items"]
+    if many:
+        items = {"oneOf": [items, {"type": "array", "items": items, "minItems": 1, "maxItems": 1000}]}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": items}}}}
 
 

@@ -42,8 +42,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "refused: a duplicate id, or a track of another party",
         413: "the body is too large",
         422: "invalid input, named by path and reason",
+        429: "too many dry runs from this party in the last minute (Retry-After says when to try again)",
     }.items()
 }
+ERROR_RESPONSES[429]["headers"] = {"Retry-After": {"description": "whole seconds to wait", "schema": {"type": "string"}}}
 ERROR_RESPONSES[401]["headers"] = {"WWW-Authenticate": {
     "description": '`Bearer` without a token, `Bearer error="invalid_token"` for an unknown or revoked one',
     "schema": {"type": "string"}}}

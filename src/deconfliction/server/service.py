@@ -17,6 +17,7 @@ from ..app.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
 from .access import Access, Viewer
+from .drafts import RateLimit
 from .tokens import find_party, new_token, token_hash
 from ..app.commands import apply
 
@@ -47,6 +48,8 @@ class Settings:
     """How often the wall clock checks for deadlines falling due, seconds."""
     policy: Policy = field(default_factory=Policy)
     """The rules every party agreed to."""
+    dry_runs_per_minute: int = 30
+    """Dry runs (``?dry_run=true``) each party may make in any 60 s; more get 429 with Retry-After."""
 
 
 class Service:
@@ -55,6 +58,7 @@ class Service:
     def __init__(self, settings: Settings, store: Store | None = None, clock: Clock = utc_now):
         self.settings = settings
         self.clock = clock
+        self.dry_runs = RateLimit(settings.dry_runs_per_minute)
         self.store = store or open_store(settings.db)
         try:
             self.key, self.ledger = self._open_ledger(settings)

@@ -98,16 +98,18 @@ async function checkDrawn(ev) {
     const answer = await api(`${collection(spec.what)}?dry_run=true`, {method: "POST", body: spec.body});
     state.checked = JSON.stringify(spec);
     $("save").disabled = false;
-    showConflicts(answer.conflicts, out, "Not saved yet. ");
+    showConflicts(answer.conflicts, out, "Not saved yet. ", answer.hidden_conflicts || 0);
   } catch (err) {
     invalidateCheck();
     out.replaceChildren(line(`Refused: ${err.message}`, "error"));
   }
 }
 
-function showConflicts(conflicts, out, prefix) {
-  showDrawn(conflicts.length > 0);
-  if (!conflicts.length) { out.replaceChildren(line(`${prefix}No conflict.`, "clear")); return; }
+function showConflicts(conflicts, out, prefix, hidden = 0) {
+  // hidden: conflicts of a check with other parties' items the caller was not told about (only counted)
+  showDrawn(conflicts.length > 0 || hidden > 0);
+  const untold = hidden > 0 ? [line(`${hidden} conflict(s) with items of other parties that you have not been told about; their owners have been told of this check.`, "conflict")] : [];
+  if (!conflicts.length) { out.replaceChildren(...(untold.length ? [line(prefix.trim(), "conflict"), ...untold] : [line(`${prefix}No conflict.`, "clear")])); return; }
   const items = conflicts.map((c) => {
     const other = c.operation === ($("item-id").value.trim()) ? `${c.other_kind} ${c.other}` : `operation ${c.operation}`;
     const when = c.window ? `, ${shortTime(c.window.start)} → ${shortTime(c.window.end)}` : "";
@@ -115,7 +117,7 @@ function showConflicts(conflicts, out, prefix) {
     if (layer) L.rectangle(layer.getBounds().pad(0.02), {color: "#D55E00", weight: 3, dashArray: "8 4", fill: false, interactive: false}).addTo(layers.highlight);
     return line(`Conflict with ${other} (parties ${c.parties.join(", ")})${when}`, "conflict");
   });
-  out.replaceChildren(line(`${prefix}${conflicts.length} conflict(s):`, "conflict"), ...items);
+  out.replaceChildren(line(`${prefix}${conflicts.length} conflict(s):`, "conflict"), ...items, ...untold);
 }
 
 async function saveDrawn() {

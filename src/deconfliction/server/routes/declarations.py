@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
 
 from ...app.commands import operation_command, parse_items, zone_command
 from ...engine.model import Zone
-from ...engine.strategic import PlanConflict, conflicts_with_zones
+from ...engine.strategic import PlanConflict
 from ..access import Access
 from ..auth import service_of, viewer_of
 from ..bodies import begin, body_schema, own, require_object, write
+from ..drafts import declare_operations, draft_operation_conflicts, dry_run as check_draft
 from ..errors import ApiError
 
 router = APIRouter()
@@ -27,10 +27,9 @@ async def post_zone(request: Request, authorization: str | None = Header(None),
     service = service_of(request)
     access = Access(service.ledger.engine, viewer)
     if dry_run:
-        with service.ledger.lock:
-            found = [_proposed(c, viewer.party) for op in service.ledger.engine.operations.values()
-                     if op.id not in service.ledger.engine.ended for c in conflicts_with_zones(op, [zone])]
-        return JSONResponse({"zone": zone.id, "recorded": False, "conflicts": access.dry_conflicts(found)})
+        engine = service.ledger.engine
+        return await check_draft(request, viewer, "zone", spec, rid,
+                                 lambda: [_proposed(c, viewer.party) for c in engine.check_zone(zone)])
     conflicts = lambda events: (201, {"zone": spec["id"], "conflicts": access.conflicts(events)})  # noqa: E731
     return await write(request, zone_command(viewer.party, spec), conflicts, rid, zone)
 
@@ -60,20 +59,19 @@ def get_zones(request: Request, authorization: str | None = Header(None)):
         return Access(ledger.engine, viewer).zones()
 
 
-@router.post("/v1/operations", status_code=201, openapi_extra=body_schema("operations"), responses=DRY_RUN)
+@router.post("/v1/operations", status_code=201, openapi_extra=body_schema("operations", many=True), responses=DRY_RUN)
 async def post_operation(request: Request, authorization: str | None = Header(None),
                          idempotency_key: str | None = Header(None), dry_run: bool = Query(False)):
     viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
+    if isinstance(body, list) and not dry_run:
+        return await declare_operations(request, viewer, body, rid)
     spec = dict(require_object(body))
     own(spec, "party", viewer)
     ledger = service_of(request).ledger
     [op] = parse_items(ledger.engine, "operations", [spec]).operations
     access = Access(ledger.engine, viewer)
     if dry_run:
-        with ledger.lock:
-            found = ledger.engine.check_operation(op)
-        return JSONResponse({"operation": op.id, "recorded": False, "conflicts": access.dry_conflicts(found)},
-                            status_code=200)
+        return await check_draft(request, viewer, "operation", spec, rid, lambda: draft_operation_conflicts(ledger.engine, op))
     answer = lambda events: (201, {"operation": op.id, "recorded": True,  # noqa: E731
                                    "conflicts": access.conflicts(events)})
     return await write(request, operation_command(viewer.party, spec), answer, rid, op)
