@@ -90,3 +90,13 @@ def require_object(body: Any) -> dict:
         raise ApiError(422, "invalid_scenario", "the body must be a JSON object",
                        [{"path": "", "reason": "must be a mapping"}])
     return body
+
+
+def reason_of(body: Any) -> str:
+    """The body ``{"reason": TEXT}`` of a decline or a disowning: the reason, and only the reason."""
+    spec = require_object(body)
+    reason = spec.get("reason")
+    if set(spec) != {"reason"} or not isinstance(reason, str) or not reason.strip():
+        raise ApiError(422, "invalid_scenario", "give the reason, and only the reason",
+                       [{"path": "reason", "reason": "is required: a non-empty text"}])
+    return reason

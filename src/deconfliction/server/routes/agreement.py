@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Request
 from ...app.commands import agree_command, decline_command
 from ..access import Access, Viewer
 from ..auth import service_of
-from ..bodies import begin, require_object, write
+from ..bodies import begin, reason_of, write
 from ..errors import ApiError
 from .messages import DISOWN_BODY, with_events
 
@@ -51,11 +51,7 @@ async def post_decline(zone_id: str, request: Request, authorization: str | None
                        idempotency_key: str | None = Header(None)):
     """A party named in the zone declines it, saying why: the zone does not bind it."""
     viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
-    spec = require_object(body)
-    reason = spec.get("reason")
-    if set(spec) != {"reason"} or not isinstance(reason, str) or not reason.strip():
-        raise ApiError(422, "invalid_scenario", "give the reason, and only the reason",
-                       [{"path": "reason", "reason": "is required: a non-empty text"}])
+    reason = reason_of(body)
     access = _answerable(request, viewer, zone_id)
     answer = with_events(access, 200, zone=zone_id)
     return await write(request, decline_command(zone_id, viewer.party, reason), answer, rid)

@@ -10,7 +10,7 @@ from ...formats.schema import SCENARIO_SCHEMA
 from ...times import format_time
 from ..access import Access
 from ..auth import service_of
-from ..bodies import begin, body_schema, own, require_object, write
+from ..bodies import begin, body_schema, own, reason_of, require_object, write
 from ..errors import ApiError
 
 router = APIRouter()
@@ -88,11 +88,7 @@ async def post_disown(message_id: str, request: Request, authorization: str | No
                       idempotency_key: str | None = Header(None)):
     """The addressee or a relaying party says the unit or activity is not theirs; the sender sees it."""
     viewer, raw, body, rid = await begin(request, authorization, idempotency_key)
-    spec = require_object(body)
-    reason = spec.get("reason")
-    if set(spec) != {"reason"} or not isinstance(reason, str) or not reason.strip():
-        raise ApiError(422, "invalid_scenario", "give the reason, and only the reason",
-                       [{"path": "reason", "reason": "is required: a non-empty text"}])
+    reason = reason_of(body)
     # an unknown id: refused in the log, as for ack
     answer = with_events(Access(service_of(request).ledger.engine, viewer), 200, message=message_id)
     return await write(request, disown_command(message_id, viewer.party, reason), answer, rid)
