@@ -16,21 +16,11 @@ from deconfliction.log.signing import SigningKey
 from deconfliction.log.store import open_store
 from deconfliction.log.verify import check_log
 from deconfliction.server.service import Service, Settings
-from tests.server.test_log_cli import busy
-from tests.server.test_log_verify import export_of, resign, verify_doc
-from tests.server.world import World
+from tests.server.test_log_verify import clean, export_of, resign, verify_doc  # noqa: F401 - clean: the fixture
 
 REPLAY = "replaying the commands does not give the logged events: "
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    """A busy log as the service wrote it (entries with their payloads, a head per write) and its key."""
-    d = tmp_path_factory.mktemp("forged")
-    w = busy(World(f"sqlite:///{d / 'log.db'}", d / "log.key").add_parties())
-    entries, heads = w.service.store.entries(), w.service.store.heads()
-    w.close()
-    return entries, heads, d / "log.key"
 
 
 def forged(entries, heads, key, at: int, replace: list[dict]):
