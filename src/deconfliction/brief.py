@@ -1,4 +1,5 @@
-"""The daily deconfliction brief: what is open, overdue, inside where it should not be, planned, and reported."""
+"""The daily deconfliction brief: the zones and plans in force, what is open, overdue, inside where it
+should not be, broadcast, planned, and reported."""
 from __future__ import annotations
 
 from collections import Counter
@@ -9,6 +10,7 @@ from .engine.core import NOTIFICATION, Engine
 from .engine.events import Event, EventType, format_time
 from .formats.scenario import Scenario
 from .replay import replay
+from .server.render import operation_state
 
 
 def build_brief(scenario: Scenario, day: date) -> dict:
@@ -24,9 +26,12 @@ def build_brief(scenario: Scenario, day: date) -> dict:
         "day": day.isoformat(),
         "as_of": format_time(as_of),
         "scenario": scenario.name,
+        "zones": _zones(engine),
+        "operations": _operations(engine, as_of),
         "open_warnings": _open_warnings(engine, as_of),
         "notifications": _notifications(engine),
         "unacknowledged": _unacknowledged(engine, as_of),
+        "broadcasts": _broadcasts(engine, events),
         "units_inside": _units_inside(engine, events),
         "plan_conflicts": _plan_conflicts(events, start, end),
         "incidents": [e.to_dict() for e in today if e.type == EventType.INCIDENT_REPORTED],
@@ -38,6 +43,55 @@ def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(abs(seconds), 3600)
     return f"{hours}h{rest // 60:02d}m"
+
+
+def _ended(ended: tuple | None) -> dict | None:
+    return None if ended is None else {"at": format_time(ended[0]), "by": ended[1], "reason": ended[2]}
+
+
+def _zones(engine: Engine) -> list[dict]:
+    """Every zone declared: who proposed it, who agreed and declined it and when, who has not
+    answered, its status (``proposed``, ``partly_agreed``, ``agreed``), version, and withdrawal."""
+    out = []
+    for z in engine.zones.values():
+        record = engine.agreement(z.id)
+        out.append({"zone": z.id, "name": z.name, "kind": str(z.kind), "proposer": record.proposer,
+                    "status": record.status, "version": engine.versions.get(z.id),
+                    "agreed": [{"party": p, "at": format_time(t)} for p, t in record.agreed],
+                    "declined": [{"party": p, "at": format_time(t), "reason": r} for p, t, r in record.declined],
+                    "pending": list(record.pending), "withdrawn": _ended(engine.ended.get(z.id))})
+    return out
+
+
+def _operations(engine: Engine, as_of: datetime) -> list[dict]:
+    """Every operation declared, with its state at ``as_of`` (planned, active, ended, or cancelled:
+    by whom, when and why), and its version."""
+    out = []
+    for op in engine.operations.values():
+        state = operation_state(op, engine.ended.get(op.id), as_of)
+        out.append({"operation": op.id, "party": op.party, "state": state["state"],
+                    "version": engine.versions.get(op.id), "cancelled": state.get("cancelled")})
+    return out
+
+
+def _broadcasts(engine: Engine, events: list[Event]) -> list[dict]:
+    """Every area broadcast sent: its area and window, who sent it, and each party it reached:
+    when, over which route (``via: channel``) or ``broadcast_only`` (no line could carry it), and
+    whether that party acknowledged its copy."""
+    out: dict[str, dict] = {}
+    for e in events:
+        d = e.to_dict()
+        if e.type == EventType.BROADCAST_SENT:
+            out[d["broadcast"]] = {"broadcast": d["broadcast"], "from": d["from"], "kind": d["kind"], "sent": d["t"],
+                                   "text": d["text"], "area": d["area"], "window": d["window"], "reached": []}
+        elif e.type == EventType.BROADCAST_REACHED:
+            m = engine.message(d["message"])
+            routed = m is not None and m.delivered_at is not None and d["via"] == "channel"
+            out[d["broadcast"]]["reached"].append({
+                "party": d["party"], "at": d["t"], "via": d["via"], "message": d["message"],
+                "route": " -> ".join(m.route) if routed else None,
+                "acknowledged": m.acknowledged_at and format_time(m.acknowledged_at) if m is not None else None})
+    return list(out.values())
 
 
 def _open_warnings(engine: Engine, as_of: datetime) -> list[dict]:
@@ -116,6 +170,13 @@ def brief_markdown(brief: dict) -> str:
             lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
         lines.append("")
 
+    table("Zones (who proposed them, who agreed and when; versions and withdrawals)",
+          [_zone_row(z) for z in brief.get("zones", [])],
+          ["zone", "kind", "status", "proposer", "agreed", "declined", "pending", "version", "withdrawn"],
+          "No zone is declared.")
+    table("Operations (state at the end of the day; versions and cancellations)",
+          [{**o, "cancelled": _ended_text(o["cancelled"])} for o in brief.get("operations", [])],
+          ["operation", "party", "state", "version", "cancelled"], "No operation is declared.")
     table("Open warnings", brief["open_warnings"], ["message", "from", "to", "level", "ref", "sent", "deadline"],
           "No warning is open.")
     table("Notifications (who was notified of what, and who acknowledged)", brief.get("notifications", []),
@@ -123,6 +184,8 @@ def brief_markdown(brief: dict) -> str:
     table("Messages not acknowledged", brief["unacknowledged"],
           ["message", "from", "to", "kind", "state", "sent", "deadline", "overdue"],
           "No message is waiting for an acknowledgement.")
+    table("Area broadcasts (who was reached, when, and how)", [_broadcast_row(b) for b in brief.get("broadcasts", [])],
+          ["broadcast", "from", "kind", "sent", "area", "until", "reached"], "No area broadcast was sent.")
     table("Units inside zones they are not allowed in", brief["units_inside"],
           ["track", "party", "zone", "since", "last_report"], "None.")
     table("Plan conflicts in the day", [{**c, "window": f"{c['window']['start']} to {c['window']['end']}",
@@ -151,6 +214,28 @@ def brief_markdown(brief: dict) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in brief["events_today"].items()) or "No event that day."
     lines.extend(["## The day in events", "", counts, ""])
     return "\n".join(lines)
+
+
+def _ended_text(ended: dict | None) -> str | None:
+    return None if ended is None else f"by {ended['by']} at {ended['at']}: {ended['reason']}"
+
+
+def _zone_row(z: dict) -> dict:
+    return {**z, "proposer": z["proposer"] or "(declared by all its parties)",
+            "agreed": ", ".join(f"{a['party']} at {a['at']}" for a in z["agreed"]),
+            "declined": ", ".join(f"{d['party']} at {d['at']}: {d['reason']}" for d in z["declined"]),
+            "pending": ", ".join(z["pending"]), "withdrawn": _ended_text(z["withdrawn"])}
+
+
+def _broadcast_row(b: dict) -> dict:
+    area = b["area"]
+    size = f", {area['width_m']:g} m wide" if "width_m" in area else f", radius {area['radius_m']:g} m" if "radius_m" in area else ""
+    reached = "; ".join(f"{r['party']} at {r['at']} " + (f"over {r['route']}" if r["route"] else
+                        "broadcast only (no line)" if r["via"] == "broadcast_only" else "(its copy waits for a line)")
+                        + (f", acknowledged {r['acknowledged']}" if r["acknowledged"] else ", not acknowledged")
+                        for r in b["reached"])
+    return {**b, "area": f"{area['type']}{size}", "until": b["window"]["end"] or "withdrawn or never",
+            "reached": reached or "nobody yet"}
 
 
 def _cell(value) -> str:

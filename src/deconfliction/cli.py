@@ -60,8 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_check)
 
     p = sub.add_parser("brief", help="print the daily deconfliction brief of a scenario",
-                       description="The brief for one UTC day: open warnings and their level, messages not "
-                                   "acknowledged and how overdue, units inside zones they are not allowed in and "
+                       description="The brief for one UTC day: zones (who proposed them, who agreed and when, "
+                                   "versions, withdrawals), operations (planned, active, ended or cancelled), open "
+                                   "warnings and their level, notifications and who acknowledged them, messages not "
+                                   "acknowledged and how overdue, area broadcasts and whom they reached, units "
+                                   "inside zones they are not allowed in and "
                                    "since when (state at the end of the day, or of the scenario if earlier), plan "
                                    "conflicts in that day, incidents with their notification record.")
     p.add_argument("file", type=Path, help="scenario file")
