@@ -267,7 +267,7 @@ def test_drawing_a_zone_polygon_and_a_route(site, open_as):
     assert geometry["type"] == "Polygon" and len(geometry["coordinates"][0]) == 5
     assert geometry["coordinates"][0][0] == geometry["coordinates"][0][-1]  # closed
     page.get_by_label("Id", exact=True).fill("hama-box")
-    page.get_by_label("Agreed by (party ids, comma-separated)").fill("coalition")
+    page.get_by_label("Parties (ids, comma-separated; you propose it, the others are asked to agree)").fill("coalition")
     page.get_by_role("button", name="Check conflicts").click()
     result = page.locator("#draw-result")
     expect()(result).to_contain_text("1 conflict(s) with items of other parties that you have not been told about")

@@ -113,10 +113,11 @@ function main() {
   $("login-form").addEventListener("submit", (e) => { e.preventDefault(); $("login-error").textContent = ""; login($("token").value.trim()); });
   $("logout").addEventListener("click", () => logout());
   $("verify").addEventListener("click", verifyLog);
-  $("slider").addEventListener("input", () => { renderZones(); renderOperations(); renderUnits(); tickDeadlines(); });
+  $("slider").addEventListener("input", () => { renderZones(); renderOperations(); renderBroadcasts(); renderUnits(); tickDeadlines(); });
   setInterval(tickDeadlines, 1000);
   setInterval(() => { if (state.me) loadUnits().catch(showFailure); }, 2000);
   setInterval(() => { if (state.me) syncClock().catch(() => {}); }, 5000);
+  setInterval(() => { if (state.me) { renderOperations(); renderItems(); } }, 30000);  // planned -> active -> ended as time goes
   $("login-error").textContent = sessionStorage.getItem(NOTICE_KEY) || "";
   sessionStorage.removeItem(NOTICE_KEY);
   const saved = sessionStorage.getItem(TOKEN_KEY);

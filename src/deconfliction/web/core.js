@@ -21,12 +21,15 @@ const ALERTS = {
   "plan.conflict": {icon: "▲", label: "Plan conflict", sev: "mid"},
 };
 const REFRESH_ON = new Set(["zone.declared", "operation.declared", "plan.conflict", "message.delivered",
-  "zone.approaching", "zone.entered", "zone.exited", "proximity.predicted", "separation.lost"]);
+  "zone.approaching", "zone.entered", "zone.exited", "proximity.predicted", "separation.lost",
+  "zone.agreed", "zone.declined", "zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled",
+  "operation.activated", "operation.ended", "plan.conflict_ended"]);
 
 const $ = (id) => document.getElementById(id);
 const state = {
   token: null, me: null, events: new Map(), lastSeq: 0, messages: new Map(), zones: [], operations: [],
   units: [], clock: {service: Date.now(), local: Date.now(), rate: 1}, abort: null, drawn: null, checked: null,
+  ended: new Map(), broadcasts: new Map(),  // withdrawals and cancellations by item id; area broadcasts by id
 };
 let map, layers, partyStyles = new Map();
 

@@ -108,7 +108,8 @@ function initMap() {
   map.attributionControl.addAttribution("Country outlines: Natural Earth (world-atlas)");
   const basemap = L.canvas({padding: 0.5});
   layers = {
-    countries: L.layerGroup().addTo(map), zones: L.layerGroup().addTo(map), operations: L.layerGroup().addTo(map),
+    countries: L.layerGroup().addTo(map), zones: L.layerGroup().addTo(map), broadcasts: L.layerGroup().addTo(map),
+    operations: L.layerGroup().addTo(map),
     units: L.layerGroup().addTo(map), draw: L.layerGroup().addTo(map), highlight: L.layerGroup().addTo(map),
     metric: [], tiles: null, byZone: new Map(), byOperation: new Map(),
   };
@@ -142,7 +143,10 @@ function renderLegend() {
     `<li><svg width="26" height="12" aria-hidden="true"><line x1="1" y1="6" x2="25" y2="6" stroke="${s.color}" stroke-width="3" stroke-dasharray="${s.dashArray || ""}"/></svg>${escapeXml(kind.replace("_", " "))} zone</li>`);
   const parties = [...partyStyles.keys()].sort().map((p) =>
     `<li>${symbolSvg(p, 16)}${escapeXml(p)}${state.me && p === state.me.party ? " (you)" : ""}</li>`);
-  div.innerHTML = `<ul>${parties.join("")}${zoneItems.join("")}<li><svg width="26" height="12" aria-hidden="true"><line x1="1" y1="6" x2="25" y2="6" stroke="#555" stroke-width="2" stroke-dasharray="3 5"/></svg>perimeter band</li>`
+  div.innerHTML = `<ul>${parties.join("")}${zoneItems.join("")}`
+    + `<li><svg width="26" height="12" aria-hidden="true"><rect x="2" y="2" width="22" height="8" fill="none" stroke="#555" stroke-width="2" stroke-dasharray="16 6 2 6"/></svg>proposed zone, not yet agreed (thin, unfilled)</li>`
+    + `<li><svg width="26" height="12" aria-hidden="true"><line x1="1" y1="6" x2="25" y2="6" stroke="#555" stroke-width="3" stroke-dasharray="1 7" stroke-linecap="round"/></svg>area broadcast (sender's colour)</li>`
+    + `<li><svg width="26" height="12" aria-hidden="true"><line x1="1" y1="6" x2="25" y2="6" stroke="#555" stroke-width="2" stroke-dasharray="3 5"/></svg>perimeter band</li>`
     + `<li><svg width="26" height="12" aria-hidden="true"><rect x="2" y="2" width="22" height="8" fill="none" stroke="#555" stroke-width="2" stroke-dasharray="6 6"/></svg>planned operation (party colour)</li>`
     + `<li><svg width="26" height="12" aria-hidden="true"><line x1="1" y1="6" x2="25" y2="6" stroke="#555" stroke-width="3" stroke-dasharray="4 4"/></svg>trail of another party's unit</li></ul>`;
 }
@@ -177,19 +181,33 @@ function renderZones() {
   pruneMetric();
   const t = sliderTime();
   for (const z of state.zones) {
+    if (withdrawal(z.id, z)) continue;  // withdrawn: off the map; the Items tab and the log say by whom and why
     const s = ZONE_STYLE[z.kind] || ZONE_STYLE.deconfliction;
     const on = activeAt(z.window, t);
-    const style = {color: s.color, weight: 3, dashArray: s.dashArray, fillColor: s.color,
-      fillOpacity: on ? s.fillOpacity : 0.02, opacity: on ? 1 : 0.4};
+    const standing = zoneStanding(z);
+    // a zone not yet agreed by every party it names binds only those that agreed: drawn thin and unfilled
+    const agreed = standing.cls === "agreed";
+    const style = {color: s.color, weight: agreed ? 3 : 2, dashArray: agreed ? s.dashArray : "16 6 2 6", fillColor: s.color,
+      fillOpacity: agreed ? (on ? s.fillOpacity : 0.02) : 0, opacity: on ? 1 : 0.4, className: `zone-area zone-${standing.cls}`};
     const band = {color: s.color, weight: 1.5, dashArray: "3 5", opacity: on ? 0.6 : 0.2};
     const group = L.featureGroup(shapeLayers(z.geometry, style, z.perimeter_m || 0, band));
-    const details = `${z.kind.replace("_", " ")} · agreed by ${z.parties.join(", ")}`
+    const details = `${z.kind.replace("_", " ")} · ${standing.text}` + (z.version > 1 ? ` · version ${z.version}` : "")
       + (z.allowed.length ? ` · allowed: ${z.allowed.join(", ")}` : "");
-    label(group, z.geometry, `<strong>${escapeXml(z.name || z.id)}</strong><span class="details">${escapeXml(details)}</span>`, "zone-label");
+    label(group, z.geometry, `<strong>${escapeXml(z.name || z.id)}</strong><span class="details">${escapeXml(details)}</span>`,
+      `zone-label zone-label-${standing.cls}`);
+    group.on("click", () => openItem("zone", z.id));
     group.addTo(layers.zones);
     layers.byZone.set(z.id, group);
   }
   reweigh();
+}
+
+// A click on a zone or a plan opens its entry in the Items tab (unless a shape is being drawn).
+function openItem(kind, id) {
+  if (draw.tool) return;
+  $("tab-items").click();
+  const li = document.querySelector(`#panel-items li[data-${kind}="${CSS.escape(id)}"]`);
+  if (li) { li.scrollIntoView({block: "nearest"}); li.classList.add("picked"); setTimeout(() => li.classList.remove("picked"), 2000); }
 }
 
 function renderOperations() {
@@ -199,6 +217,7 @@ function renderOperations() {
   const t = sliderTime();
   for (const op of state.operations) {
     if (!op.volumes) continue;  // another party's plan: only its conflict with ours is known
+    if (withdrawal(op.id, op)) continue;  // cancelled: off the map; the Items tab and the log say by whom and why
     const {color} = partyStyle(op.party);
     const group = L.featureGroup();
     op.volumes.forEach((v) => {
@@ -208,7 +227,9 @@ function renderOperations() {
     });
     const w = op.volumes.map((v) => v.window).filter(Boolean)[0] || {};
     const when = w.start || w.end ? `${shortTime(w.start) || "…"} → ${shortTime(w.end) || "…"}` : "any time";
-    label(group, op.volumes[0].geometry, `<strong>${escapeXml(op.id)}</strong> (plan of ${escapeXml(op.party)}${op.notified ? ", notified to you" : ""})<span class="details">${escapeXml(when)}</span>`, "op-label");
+    const about = `${operationState(op)}${op.version > 1 ? ` · version ${op.version}` : ""} · ${when}`;
+    label(group, op.volumes[0].geometry, `<strong>${escapeXml(op.id)}</strong> (plan of ${escapeXml(op.party)}${op.notified ? ", notified to you" : ""})<span class="details">${escapeXml(about)}</span>`, "op-label");
+    group.on("click", () => openItem("operation", op.id));
     group.addTo(layers.operations);
     layers.byOperation.set(op.id, group);
   }
@@ -247,8 +268,8 @@ function renderUnits() {
   }
 }
 
-async function loadZones() { state.zones = await api("/v1/zones"); renderZones(); }
-async function loadOperations() { state.operations = await api("/v1/operations"); renderOperations(); }
+async function loadZones() { state.zones = await api("/v1/zones"); renderZones(); renderItems(); }
+async function loadOperations() { state.operations = await api("/v1/operations"); renderOperations(); renderItems(); }
 async function loadUnits() { state.units = await api("/v1/units"); renderUnits(); }
 
 let refreshTimer = null;

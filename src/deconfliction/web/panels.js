@@ -12,6 +12,7 @@ function addEvents(events, fresh = false) {
     state.events.set(e.seq, {...e, fresh});
     state.lastSeq = Math.max(state.lastSeq, e.seq);
     trackMessage(e);
+    trackItem(e);
     if (fresh && ALERTS[e.type]) status(`${ALERTS[e.type].label}: ${describe(e)}`);  // announced (aria-live)
     added = true;
     if (REFRESH_ON.has(e.type)) refresh = true;
@@ -25,13 +26,14 @@ let renderPending = false;
 function renderSoon() {
   if (renderPending) return;
   renderPending = true;
-  setTimeout(() => { renderPending = false; renderAlerts(); renderInbox(); renderLog(); }, 60);
+  setTimeout(() => { renderPending = false; renderAlerts(); renderInbox(); renderLog(); renderItems(); renderBroadcasts(); }, 60);
 }
 
 function trackMessage(e) {
   if (!e.type.startsWith("message.") || !e.message) return;
   const m = state.messages.get(e.message) || {id: e.message, hops: [], state: "sent", level: null, acks: []};
-  Object.assign(m, {from: e.from ?? m.from, to: e.to ?? m.to, kind: e.kind ?? m.kind, ref: e.ref ?? m.ref});
+  Object.assign(m, {from: e.from ?? m.from, to: e.to ?? m.to, kind: e.kind ?? m.kind, ref: e.ref ?? m.ref,
+    broadcast: e.broadcast ?? m.broadcast});
   switch (e.type) {
     case "message.sent": m.text = e.text; m.sent = e.t; m.level = e.kind; break;
     case "message.relayed": if (!m.hops.includes(e.via)) m.hops.push(e.via); break;
@@ -42,7 +44,7 @@ function trackMessage(e) {
       if (e.as === "addressee") m.state = "acknowledged";
       break;
     case "message.unanswered": m.state = "unanswered"; break;
-    case "message.resolved": m.state = "resolved"; break;
+    case "message.resolved": m.state = "resolved"; m.resolved = e.reason; break;
     case "message.disowned": m.state = "disowned"; m.disowned = `${e.by}: ${e.reason}`; break;
     case "message.waiting": m.state = "waiting"; break;
     case "message.undeliverable": m.state = "undeliverable"; break;
@@ -51,7 +53,10 @@ function trackMessage(e) {
   state.messages.set(m.id, m);
 }
 
+// One line for every kind of event the engine emits; a kind this page does not know (a newer
+// service) is still shown, with its plain fields.
 function describe(e) {
+  const win = (w) => (w ? `${shortTime(w.start) || "…"} → ${shortTime(w.end) || "…"}` : "");
   switch (e.type) {
     case "zone.approaching": case "zone.entered": case "zone.exited": case "zone.crossed":
       return `${e.track} (${e.party}) ${e.type.split(".")[1]} zone ${e.zone}`;
@@ -60,19 +65,52 @@ function describe(e) {
     case "separation.lost":
       return `${e.tracks.join(" and ")} (${e.parties.join(", ")}) ${e.distance_m ?? "?"} m apart`;
     case "plan.conflict":
-      return `operation ${e.operation} meets ${e.other_kind} ${e.other} (${e.parties.join(", ")}), ${shortTime(e.window && e.window.start)} → ${shortTime(e.window && e.window.end)}`;
-    case "zone.declared": return `zone ${e.zone} (${e.kind}) agreed by ${e.parties.join(", ")}`;
+      return `operation ${e.operation} meets ${e.other_kind} ${e.other} (${e.parties.join(", ")}), ${win(e.window)}`;
+    case "plan.conflict_ended":
+      return `operation ${e.operation} no longer meets ${e.other_kind} ${e.other}: ${e.reason}`;
+    case "zone.declared":
+      if (e.proposer && e.status !== "agreed") {
+        return `zone ${e.zone} (${e.kind}) proposed by ${e.proposer} to ${e.parties.filter((p) => p !== e.proposer).join(", ")}`;
+      }
+      return `zone ${e.zone} (${e.kind}) agreed by ${e.parties.join(", ")}`;
+    case "zone.agreed": return `zone ${e.zone} agreed by ${e.by}${e.status ? ` (now ${e.status.replace("_", " ")})` : ""}`;
+    case "zone.declined": return `zone ${e.zone} declined by ${e.by}: ${e.reason}`;
+    case "zone.amended": return `zone ${e.zone} amended by ${e.by}: version ${e.version}${e.status ? `, ${e.status.replace("_", " ")}` : ""}`;
+    case "zone.withdrawn": return `zone ${e.zone} (version ${e.version}) withdrawn by ${e.by}: ${e.reason}`;
     case "operation.declared": return `operation ${e.operation} of ${e.party}`;
-    case "message.acknowledged": return `${e.message} acknowledged by ${e.by}${e.as === "intermediary" ? " (as intermediary)" : ""}`;
+    case "operation.amended": return `operation ${e.operation} of ${e.party} amended: version ${e.version}`;
+    case "operation.cancelled": return `operation ${e.operation} (version ${e.version}) cancelled by ${e.party}: ${e.reason}`;
+    case "operation.activated": return `operation ${e.operation}${e.party ? ` of ${e.party}` : ""} is active`;
+    case "operation.ended": return `operation ${e.operation}${e.party ? ` of ${e.party}` : ""} has ended`;
+    case "broadcast.sent": return `area broadcast ${e.broadcast} (${e.kind}) from ${e.from}${e.window && e.window.end ? `, until ${shortTime(e.window.end)}` : ""}`;
+    case "broadcast.reached":
+      return `area broadcast ${e.broadcast} from ${e.from} reached ${e.party}${e.via === "broadcast_only" ? " (broadcast only: no line)" : ` (copy ${e.message})`}`;
+    case "draft.checked":
+      return `your draft ${e.draft_kind} ${e.draft} checked: ${e.conflicts} conflict(s) you may see, ${e.hidden} with items you were not told about`;
+    case "draft.conflict":
+      return `a draft ${e.draft_kind} of ${e.by} (${e.draft}) met your ${e.item_kind} ${e.item}, ${win(e.window)}`;
+    case "message.sent":
+      if (e.kind === "notification") return `${e.message}: notification of ${e.ref} from ${e.from} to ${e.to}`;
+      if (e.broadcast) return `${e.message}: copy of area broadcast ${e.broadcast}, ${e.from} → ${e.to}`;
+      return `${e.message}: ${e.from} → ${e.to}${e.kind ? ` (${e.kind})` : ""}`;
+    case "message.acknowledged": return `${e.message} acknowledged by ${e.by}${e.as === "intermediary" ? " (as intermediary)" : ""}${e.late ? " (late)" : ""}`;
+    case "message.ack_rejected": return `${e.message}: acknowledgement by ${e.by} refused: ${e.reason}`;
     case "message.relayed": return `${e.message} relayed by ${e.via}`;
     case "message.escalated": return `${e.message} escalated to ${e.level}`;
     case "message.disowned": return `${e.message} disowned by ${e.by}: ${e.reason}`;
+    case "message.resolved": return `${e.message} resolved: ${e.reason}`;
     case "incident.reported": return `incident ${e.incident} (${e.kind}) reported by ${e.reporter}`;
     default:
       if (e.type.startsWith("message.")) return `${e.message}: ${e.from} → ${e.to}${e.kind ? ` (${e.kind})` : ""}`;
       if (e.type.startsWith("channel.")) return `line ${(e.between || []).join(" – ")}`;
-      return "";
+      return plainFields(e);
   }
+}
+
+function plainFields(e) {
+  const shown = (v) => (Array.isArray(v) ? v.every((x) => typeof x !== "object") : typeof v !== "object");
+  return Object.entries(e).filter(([k, v]) => !["seq", "t", "type", "fresh", "log_seq"].includes(k) && v !== null && shown(v))
+    .map(([k, v]) => `${k.replace(/_/g, " ")} ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ");
 }
 
 function renderAlerts() {
@@ -124,46 +162,60 @@ function myRole(m) {
   return null;
 }
 
+// The Acknowledge action stands while the message waits for this party's acknowledgement (delivered,
+// or gone unanswered to it as addressee); the badge counts those.
+function canAck(m) {
+  const role = myRole(m);
+  return !m.acks.some((a) => a.by === state.me.party) && (m.state === "delivered" || (role === "addressee" && m.state === "unanswered"));
+}
+
 function renderInbox() {
   const list = $("inbox");
-  const waiting = (m) => m.state === "delivered" && !m.acks.some((a) => a.by === state.me.party);
   // those waiting for this party's acknowledgement first, then the newest
   const mine = [...state.messages.values()].filter((m) => myRole(m))
-    .sort((a, b) => (waiting(b) - waiting(a)) || (b.sent || "").localeCompare(a.sent || ""));
-  const open = mine.filter(waiting);
+    .sort((a, b) => (canAck(b) - canAck(a)) || (b.sent || "").localeCompare(a.sent || ""));
+  const open = mine.filter(canAck);
   $("count-inbox").textContent = open.length ? String(open.length) : "";
-  list.replaceChildren(...mine.map((m) => {
-    const li = document.createElement("li");
-    li.className = "msg";
-    li.dataset.message = m.id;
-    const role = myRole(m);
-    const acked = m.acks.find((a) => a.by === state.me.party);
-    const level = m.level || m.kind || "";
-    li.innerHTML = `<div class="head"><span class="level"></span><strong class="from"></strong></div>
-      <p class="text"></p><p class="route meta"></p><p class="meta"><span class="state"></span> <span class="deadline"></span></p>`;
-    const lv = li.querySelector(".level");
-    lv.textContent = level.replace("_", " ");
-    lv.classList.add(`level-${level}`);
-    li.querySelector(".from").textContent = `${m.from} → ${m.to}${role === "intermediary" ? " (you relay it)" : ""}`;
-    li.querySelector(".text").textContent = m.text || `(${m.kind})`;
-    const route = m.route ? m.route.join(" → ") : [m.from, ...m.hops, m.to].join(" → ");
-    li.querySelector(".route").textContent = `${m.id} · route ${route} · ${m.route ? m.route.length - 2 : m.hops.length} relay hop(s)`;
-    const said = {delivered: "awaiting your acknowledgement", sent: "sent", waiting: "waiting for a line"}[m.state] || m.state;
-    li.querySelector(".state").textContent = acked ? `acknowledged by you ${shortTime(acked.t)}` : said + (m.disowned ? ` (${m.disowned})` : "");
-    const dl = li.querySelector(".deadline");
-    if (m.deadline && m.state === "delivered" && !acked) dl.dataset.deadline = m.deadline;
-    if (!acked && (m.state === "delivered" || (role === "addressee" && m.state === "unanswered"))) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "ack primary";
-      b.textContent = role === "intermediary" ? "Acknowledge receipt" : "Acknowledge";
-      b.setAttribute("aria-label", `${b.textContent} ${m.id}`);
-      b.addEventListener("click", () => acknowledge(m, b));
-      li.append(b);
-    }
-    return li;
-  }));
+  list.replaceChildren(...mine.map(inboxEntry));
   tickDeadlines();
+}
+
+function inboxEntry(m) {
+  const li = document.createElement("li");
+  li.className = `msg${m.kind === "notification" ? " notification" : ""}${m.broadcast ? " area-copy" : ""}`;
+  li.dataset.message = m.id;
+  li.dataset.kind = m.kind || "";
+  const role = myRole(m);
+  const acked = m.acks.find((a) => a.by === state.me.party);
+  const level = m.level || m.kind || "";
+  li.innerHTML = `<div class="head"><span class="level"></span><strong class="from"></strong></div>
+    <p class="text"></p><p class="route meta"></p><p class="ended meta"></p><p class="meta"><span class="state"></span> <span class="deadline"></span></p>`;
+  const lv = li.querySelector(".level");
+  lv.textContent = m.kind === "notification" && level !== "notification" ? `notification · ${level.replace("_", " ")}` : level.replace("_", " ");
+  lv.classList.add(`level-${level}`);
+  const what = m.kind === "notification" ? "notification" : m.broadcast ? `area broadcast ${m.broadcast}` : "";
+  li.querySelector(".from").textContent = `${m.from} → ${m.to}${what ? ` (${what})` : ""}${role === "intermediary" ? " (you relay it)" : ""}`;
+  li.querySelector(".text").textContent = m.text || `(${m.kind})`;
+  const route = m.route ? m.route.join(" → ") : [m.from, ...m.hops, m.to].join(" → ");
+  li.querySelector(".route").textContent = `${m.id} · route ${route} · ${m.route ? m.route.length - 2 : m.hops.length} relay hop(s)`;
+  const gone = m.ref && state.ended.get(m.ref);
+  li.querySelector(".ended").textContent = gone ? `${gone.what} ${m.ref} was ${endedText(gone)}` : "";
+  const waiting = m.kind === "notification" ? "notification awaiting your acknowledgement" : "awaiting your acknowledgement";
+  const said = {delivered: role === "intermediary" ? "awaiting your acknowledgement of receipt" : waiting, sent: "sent",
+    waiting: "waiting for a line", resolved: `resolved${m.resolved ? `: ${m.resolved}` : ""}`}[m.state] || m.state;
+  li.querySelector(".state").textContent = acked ? `acknowledged by you ${shortTime(acked.t)}` : said + (m.disowned ? ` (${m.disowned})` : "");
+  const dl = li.querySelector(".deadline");
+  if (m.deadline && m.state === "delivered" && !acked) dl.dataset.deadline = m.deadline;
+  if (canAck(m)) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "ack primary";
+    b.textContent = role === "intermediary" ? "Acknowledge receipt" : "Acknowledge";
+    b.setAttribute("aria-label", `${b.textContent} ${m.id}`);
+    b.addEventListener("click", () => acknowledge(m, b));
+    li.append(b);
+  }
+  return li;
 }
 
 function tickDeadlines() {
