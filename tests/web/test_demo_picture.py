@@ -53,6 +53,15 @@ def test_the_coalition_watches_the_demo_live(browser, demo):
         page.get_by_label("Your party's bearer token").fill(tokens["coalition"])
         page.get_by_role("button", name="Open the picture").click()
         expect()(page.locator(".zone-label", has_text="At Tanf deconfliction zone")).to_be_visible()
+        # the coalition proposed the zone and Russia agreed it at 00:01: drawn as agreed, and the Items tab says when
+        expect()(page.locator(".zone-label", has_text="At Tanf deconfliction zone")).to_contain_text(
+            "agreed by coalition, russia", timeout=15_000)
+        page.get_by_role("tab", name=re.compile("^Items")).click()
+        expect()(page.locator("#panel-items li[data-zone='tanf']")).to_contain_text(
+            re.compile(r"Agreed: coalition 2017-06-06 00:00:\d\dZ, russia 2017-06-06 00:01:\d\dZ"))
+        # its leaflets over the highway (01:55) reached pro-regime
+        expect()(page.locator(".broadcast-label", has_text="leaflets-highway")).to_contain_text(
+            re.compile(r"reached pro-regime 2017-06-06 01:5\d"), timeout=30_000)
         alerts = page.locator("#alerts")
         expect()(alerts.locator("button[data-type='zone.entered']", has_text="convoy-1")).to_be_attached(timeout=30_000)
         expect()(alerts.locator("button[data-type='separation.lost']", has_text="patrol-1")).to_be_attached(
@@ -83,6 +92,14 @@ def test_pro_regime_sees_what_the_un_notified_it_of_on_its_map(browser, demo):
         expect()(page.locator(".op-label", has_text="un-rukban-convoy")).to_contain_text("notified to you")
         expect()(page.locator(".op-label", has_text="pro-regime-advance")).to_be_attached()
         assert page.locator(".op-label", has_text="coalition-patrol-plan").count() == 0
+        # the notifications, acknowledged at 00:25, and the coalition's leaflets, which reached it at 01:55
+        page.get_by_role("tab", name=re.compile("Inbox")).click()
+        expect()(page.locator("#inbox li[data-message='notify/rukban/pro-regime/1']")).to_contain_text(
+            "acknowledged by you 2017-06-06 00:25", timeout=15_000)
+        expect()(page.locator(".broadcast-label", has_text="leaflets-highway")).to_contain_text(
+            "reached you", timeout=30_000)
+        expect()(page.locator("#inbox li[data-message='area/leaflets-highway/pro-regime/1']")).to_contain_text(
+            "coalition → pro-regime (area broadcast leaflets-highway)")
         assert errors == []
     finally:
         context.close()

@@ -93,8 +93,10 @@ async function login(token) {
     addEvents(batch);
     if (batch.length < 10000) break;
   }
-  const fit = state.zones.length ? L.featureGroup([...layers.byZone.values()]).getBounds() : null;
-  if (fit && fit.isValid()) map.fitBounds(fit.pad(0.15));
+  // the zones and the area broadcasts sent or received
+  const fit = L.featureGroup([...layers.byZone.values()]).getBounds();
+  for (const b of state.broadcasts.values()) if (b.area) fit.extend(bounds(b.area));
+  if (fit.isValid()) map.fitBounds(fit.pad(0.15));
   loadHead().catch(() => {});
   document.body.dataset.ready = "true";  // loaded: the backlog is in, the map fitted (tests wait for this)
   stream();

@@ -247,7 +247,7 @@ function renderBroadcasts() {
     const {color} = partyStyle(b.from);
     const on = activeAt({start: b.t, end: b.window && b.window.end}, t);
     const style = {color, weight: 2.5, dashArray: "1 7", lineCap: "round", fillColor: color, fillOpacity: on ? 0.1 : 0.02,
-      opacity: on ? 0.9 : 0.35, className: "broadcast-area"};
+      opacity: on ? 0.9 : 0.35, bandOpacity: on ? 0.15 : 0.05, className: "broadcast-area"};
     const group = L.featureGroup(shapeLayers(b.area, style));
     const mine = b.from === state.me.party, me = b.reached.find((r) => r.party === state.me.party);
     const reach = mine ? (b.reached.length ? `reached ${b.reached.map((r) => `${r.party} ${shortTime(r.t)}`).join(", ")}` : "reached nobody so far")

@@ -88,7 +88,7 @@ function shapeLayers(geometry, style, bandM = 0, bandStyle = null) {
   } else if (g.type === "LineString") {
     const ll = toLatLngs(g.coordinates);
     if (bandM > 0) out.push(metricLine(ll, g.width_m + 2 * bandM, {...bandStyle, opacity: 0.18, lineCap: "round", lineJoin: "round"}));
-    out.push(metricLine(ll, g.width_m, {...style, opacity: 0.35, lineCap: "round", lineJoin: "round"}));
+    out.push(metricLine(ll, g.width_m, {...style, opacity: style.bandOpacity ?? 0.35, lineCap: "round", lineJoin: "round"}));
     out.push(L.polyline(ll, {...style, weight: 2, fill: false}));
   }
   return out;
