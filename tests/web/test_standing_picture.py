@@ -8,10 +8,12 @@ notified; the coalition drops leaflets over pro-regime's convoy, and later Russi
 """
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from deconfliction.engine.events import format_time
+import deconfliction
+from deconfliction.engine.events import EventType, format_time
 
 CONVOY = (37.90, 33.72)
 """On the highway north-west of the garrison, outside the zone: where the leaflets fall."""
@@ -129,11 +131,17 @@ def test_a_withdrawn_zone_and_a_cancelled_plan_leave_the_map_and_say_by_whom_and
     expect()(op_label).to_contain_text("notified to you")
     expect()(op_label).to_contain_text("planned")
     auth = {"Authorization": f"Bearer {site.tokens['un']}"}
+    amended = {"id": "un-water-run", "notify": ["coalition"], "volumes": [{
+        "geometry": {"type": "Point", "coordinates": [38.66847, 33.31086]}, "radius_m": 4000,
+        "window": {"start": format_time(now + timedelta(hours=2)), "end": format_time(now + timedelta(hours=4))}}]}
+    site.http.put("/v1/operations/un-water-run", json=amended, headers={**auth, "If-Match": "1"}).raise_for_status()
+    expect()(op_label).to_contain_text("version 2", timeout=10_000)  # the notified party follows the amendment
+    items = items_tab(coalition)
+    expect()(items.locator("li[data-operation='un-water-run']")).to_contain_text("Version 2")
     site.http.delete("/v1/zones/rukban", params={"reason": "the camp moved south"}, headers=auth).raise_for_status()
     site.http.delete("/v1/operations/un-water-run", params={"reason": "no trucks"}, headers=auth).raise_for_status()
     expect()(zone_label).to_have_count(0, timeout=10_000)
     expect()(op_label).to_have_count(0, timeout=10_000)
-    items = items_tab(coalition)
     expect()(items.locator("li[data-zone='rukban']")).to_contain_text(
         re.compile(r"Withdrawn by un at 2017-06-06 \S+: the camp moved south"))
     expect()(items.locator("li[data-operation='un-water-run']")).to_contain_text(
@@ -143,7 +151,9 @@ def test_a_withdrawn_zone_and_a_cancelled_plan_leave_the_map_and_say_by_whom_and
     expect()(coalition.locator("#log li[data-type='zone.withdrawn']")).to_contain_text(
         "zone rukban (version 1) withdrawn by un: the camp moved south")
     expect()(coalition.locator("#log li[data-type='operation.cancelled']")).to_contain_text(
-        "operation un-water-run (version 1) cancelled by un: no trucks")
+        "operation un-water-run (version 2) cancelled by un: no trucks")
+    expect()(coalition.locator("#log li[data-type='operation.amended']")).to_contain_text(
+        "operation un-water-run of un amended: version 2")
     coalition.get_by_role("tab", name=re.compile("Inbox")).click()
     expect()(coalition.locator("#inbox li[data-message='notify/rukban/coalition/1']")).to_contain_text(
         "zone rukban was withdrawn by un")
@@ -191,3 +201,11 @@ def test_an_event_kind_the_page_does_not_know_is_still_listed(site, open_as):
                                  party: 'coalition'}])""")
     expect()(page.locator("#log li[data-type='operation.activated']")).to_contain_text("operation op-x of coalition is active")
     no_page_errors(page)
+
+
+def test_the_log_has_a_text_for_every_kind_of_event_the_engine_emits():
+    """Every kind of :class:`EventType` has its own line in the page's ``describe`` (a kind without
+    one would still be listed, with its plain fields: see the test above)."""
+    source = (Path(deconfliction.__file__).parent / "web" / "panels.js").read_text()
+    missing = [str(kind) for kind in EventType if f'case "{kind}"' not in source]
+    assert missing == []

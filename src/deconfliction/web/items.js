@@ -11,6 +11,8 @@ function trackItem(e) {
     case "operation.cancelled":
       state.ended.set(e.operation, {what: "operation", verb: "cancelled", by: e.party, reason: e.reason, t: e.t, version: e.version});
       break;
+    case "zone.amended": state.versions.set(e.zone, e.version); break;
+    case "operation.amended": state.versions.set(e.operation, e.version); break;
     case "broadcast.sent":
       state.broadcasts.set(e.broadcast, {...(state.broadcasts.get(e.broadcast) || {reached: []}),
         id: e.broadcast, from: e.from, kind: e.kind, text: e.text, area: e.area, window: e.window, t: e.t});
@@ -60,6 +62,11 @@ function withdrawal(id, item) {
   if (end) return end;
   const w = item && (item.withdrawn || item.cancelled);
   return w ? {verb: item.withdrawn ? "withdrawn" : "cancelled", by: w.by, reason: w.reason, t: w.at} : null;
+}
+
+// The version the list gave, or a later one an amendment event told of (another party's plan comes without one).
+function versionOf(item) {
+  return Math.max(item.version || 0, state.versions.get(item.id) || 0) || null;
 }
 
 const endedText = (w) => `${w.verb} by ${w.by} at ${shortTime(w.t)}: ${w.reason}`;
@@ -136,7 +143,7 @@ function zoneEntry(z) {
     ["standing", w ? `${standing.text}; withdrawn` : standing.text[0].toUpperCase() + standing.text.slice(1)],
     ["agreed", (z.agreed || []).length ? `Agreed: ${z.agreed.map((a) => `${a.party} ${shortTime(a.at)}`).join(", ")}` : ""],
     ["declined", (z.declined || []).map((d) => `Declined by ${d.party} ${shortTime(d.at)}: ${d.reason}`).join("; ")],
-    ["version", z.version ? `Version ${z.version}` : ""],
+    ["version", versionOf(z) ? `Version ${versionOf(z)}` : ""],
     ["notified", notifiedText(z.id)],
     ["withdrawn", w ? `Withdrawn by ${w.by} at ${shortTime(w.t)}: ${w.reason}` : ""],
   ]);
@@ -150,7 +157,7 @@ function operationEntry(op) {
   const whose = op.party === state.me.party ? "your plan" : op.notified ? `plan of ${op.party}, notified to you` : `plan of ${op.party}`;
   const li = entry({operation: op.id, state: st || ""}, `${op.id} (${whose})`, [
     ["state", st ? `State: ${st}${op.volumes ? ` · ${windowText(op)}` : ""}` : ""],
-    ["version", op.version ? `Version ${op.version}` : ""],
+    ["version", versionOf(op) ? `Version ${versionOf(op)}` : ""],
     ["conflicts", op.conflicts_with ? `Conflicts with your ${op.conflicts_with.join(", ")}` : ""],
     ["notified", notifiedText(op.id)],
     ["withdrawn", w ? `Cancelled by ${w.by} at ${shortTime(w.t)}: ${w.reason}` : ""],

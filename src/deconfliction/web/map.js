@@ -191,7 +191,7 @@ function renderZones() {
       fillOpacity: agreed ? (on ? s.fillOpacity : 0.02) : 0, opacity: on ? 1 : 0.4, className: `zone-area zone-${standing.cls}`};
     const band = {color: s.color, weight: 1.5, dashArray: "3 5", opacity: on ? 0.6 : 0.2};
     const group = L.featureGroup(shapeLayers(z.geometry, style, z.perimeter_m || 0, band));
-    const details = `${z.kind.replace("_", " ")} · ${standing.text}` + (z.version > 1 ? ` · version ${z.version}` : "")
+    const details = `${z.kind.replace("_", " ")} · ${standing.text}` + (versionOf(z) > 1 ? ` · version ${versionOf(z)}` : "")
       + (z.allowed.length ? ` · allowed: ${z.allowed.join(", ")}` : "");
     label(group, z.geometry, `<strong>${escapeXml(z.name || z.id)}</strong><span class="details">${escapeXml(details)}</span>`,
       `zone-label zone-label-${standing.cls}`);
@@ -227,7 +227,7 @@ function renderOperations() {
     });
     const w = op.volumes.map((v) => v.window).filter(Boolean)[0] || {};
     const when = w.start || w.end ? `${shortTime(w.start) || "…"} → ${shortTime(w.end) || "…"}` : "any time";
-    const about = `${operationState(op)}${op.version > 1 ? ` · version ${op.version}` : ""} · ${when}`;
+    const about = `${operationState(op)}${versionOf(op) > 1 ? ` · version ${versionOf(op)}` : ""} · ${when}`;
     label(group, op.volumes[0].geometry, `<strong>${escapeXml(op.id)}</strong> (plan of ${escapeXml(op.party)}${op.notified ? ", notified to you" : ""})<span class="details">${escapeXml(about)}</span>`, "op-label");
     group.on("click", () => openItem("operation", op.id));
     group.addTo(layers.operations);

@@ -99,6 +99,12 @@ function describe(e) {
     case "message.escalated": return `${e.message} escalated to ${e.level}`;
     case "message.disowned": return `${e.message} disowned by ${e.by}: ${e.reason}`;
     case "message.resolved": return `${e.message} resolved: ${e.reason}`;
+    case "message.delivered": return `${e.message} delivered to ${e.to} over ${(e.route || []).join(" → ")}`;
+    case "message.waiting": return `${e.message} from ${e.from} waits for a line to ${e.to}`;
+    case "message.undeliverable": return `${e.message} from ${e.from} cannot reach ${e.to}: no line, direct or relayed`;
+    case "message.unanswered": return `${e.message} to ${e.to} went unanswered`;
+    case "channel.suspended": return `line ${(e.between || []).join(" – ")} suspended`;
+    case "channel.resumed": return `line ${(e.between || []).join(" – ")} resumed`;
     case "incident.reported": return `incident ${e.incident} (${e.kind}) reported by ${e.reporter}`;
     default:
       if (e.type.startsWith("message.")) return `${e.message}: ${e.from} → ${e.to}${e.kind ? ` (${e.kind})` : ""}`;
