@@ -165,7 +165,10 @@ def test_phone_width_and_keyboard_only(site, browser):
         inbox.focus()
         page.keyboard.press("Enter")
         expect()(page.locator("#inbox li[data-message='tanf/convoy-1/1']")).to_contain_text("acknowledged by you")
-        page.keyboard.press("ArrowRight")  # the next tab: the log
+        page.keyboard.press("ArrowRight")  # the next tab: zones, plans and broadcasts
+        expect()(page.get_by_role("tab", name=re.compile("^Items"))).to_have_attribute("aria-selected", "true")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.keyboard.press("ArrowRight")  # then the log
         expect()(page.get_by_role("tab", name="Log")).to_have_attribute("aria-selected", "true")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
