@@ -3,8 +3,9 @@
     python3 scripts/screenshots.py [--out docs] [--speed 300]
 
 Starts the demo on a free port with a throw-away store, opens the page in Debian's chromium
-(Playwright with executable_path; no browser is downloaded) and saves two PNGs:
-docs/map-coalition.png (the coalition's picture once convoy-1 has entered the zone, 03:10) and
+(Playwright with executable_path; no browser is downloaded) and saves three PNGs:
+docs/map-coalition.png (the coalition's picture once convoy-1 has entered the zone, 03:10),
+docs/map-items.png (its zones, plans and broadcasts a little later, 03:12) and
 docs/map-inbox.png (the pro-regime inbox after the loss of separation at 08:00, 08:05).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 CHROMIUM = os.environ.get("DECONFLICTION_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 MOMENTS = [  # (scenario time, party, tab, file)
     ("2017-06-06T03:10:00Z", "coalition", "Alerts", "map-coalition.png"),
+    ("2017-06-06T03:12:00Z", "coalition", "Items", "map-items.png"),
     ("2017-06-06T08:05:00Z", "pro-regime", "Inbox", "map-inbox.png"),
 ]
 
