@@ -190,6 +190,36 @@ def test_an_area_broadcast_is_drawn_with_who_it_reached(site, open_as):
         no_page_errors(page)
 
 
+def test_a_zone_drawn_on_the_page_is_proposed_to_the_parties_it_names_and_notified(site, open_as):
+    page = open_as("coalition")
+    page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("radio", name="Zone").check()
+    page.get_by_label("Geometry (GeoJSON, longitude first)").fill('{"type": "Point", "coordinates": [37.3, 34.0]}')
+    page.get_by_label("Circle radius (m)").fill("6000")
+    page.get_by_label("Id", exact=True).fill("west-box")
+    page.get_by_label("Name").fill("West box")
+    page.get_by_label("Parties (ids, comma-separated; you propose it, the others are asked to agree)").fill("coalition, russia")
+    page.get_by_label("Notify (party ids, comma-separated; each is sent a notification to acknowledge)").fill("nobody")
+    page.get_by_role("button", name="Check conflicts").click()
+    result = page.locator("#draw-result")
+    expect()(result).to_contain_text("notify")  # an unknown party: refused, naming the field
+    page.get_by_label("Notify (party ids, comma-separated; each is sent a notification to acknowledge)").fill("un")
+    page.get_by_role("button", name="Check conflicts").click()
+    expect()(result).to_contain_text("No conflict.")
+    page.get_by_role("button", name="Save").click()
+    expect()(result).to_contain_text("Saved zone west-box. Proposed to russia: it binds only you until they agree. "
+                                      "Notified to un.")
+    expect()(page.locator(".zone-label", has_text="West box")).to_contain_text("proposed by coalition, awaiting russia",
+                                                                              timeout=10_000)
+    un = open_as("un")
+    un.get_by_role("tab", name=re.compile("Inbox")).click()
+    expect()(un.locator("#inbox li[data-message='notify/west-box/un/1']")).to_contain_text(
+        "notification awaiting your acknowledgement")
+    expect()(un.locator(".zone-label", has_text="West box")).to_contain_text("proposed by coalition, awaiting russia")
+    no_page_errors(page)
+    no_page_errors(un)
+
+
 def test_an_event_kind_the_page_does_not_know_is_still_listed(site, open_as):
     page = open_as("coalition")
     page.evaluate("""addEvents([{seq: 1e9, t: '2017-06-06T02:00:00Z', type: 'operation.paused', operation: 'op-x',

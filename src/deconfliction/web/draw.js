@@ -55,12 +55,14 @@ function drawnSpec() {
   if ($("win-start").value.trim()) window.start = $("win-start").value.trim();
   if ($("win-end").value.trim()) window.end = $("win-end").value.trim();
   const shape = {geometry: g, ...size, ...(Object.keys(window).length ? {window} : {})};
+  const list = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
+  const notify = list($("notify").value);
+  const told = notify.length ? {notify} : {};
   if (what === "zone") {
-    const list = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
     return {what, body: {id, name: $("zone-name").value.trim() || id, kind: $("zone-kind").value,
-      parties: list($("zone-parties").value), allowed: list($("zone-allowed").value), ...shape}};
+      parties: list($("zone-parties").value), allowed: list($("zone-allowed").value), ...told, ...shape}};
   }
-  return {what, body: {id, volumes: [shape]}};
+  return {what, body: {id, ...told, volumes: [shape]}};
 }
 
 function showDrawn(conflicted = null) {
@@ -128,7 +130,10 @@ async function saveDrawn() {
   $("save").disabled = true;
   try {
     const answer = await api(collection(spec.what), {method: "POST", body: spec.body});
-    showConflicts(answer.conflicts || [], out, `Saved ${spec.what} ${spec.body.id}. `);
+    const others = spec.what === "zone" ? spec.body.parties.filter((p) => p !== state.me.party) : [];
+    const asked = others.length ? `Proposed to ${others.join(", ")}: it binds only you until they agree. ` : "";
+    const told = spec.body.notify ? `Notified to ${spec.body.notify.join(", ")}. ` : "";
+    showConflicts(answer.conflicts || [], out, `Saved ${spec.what} ${spec.body.id}. ${asked}${told}`);
     state.checked = null;
     refreshSoon();
   } catch (err) {
