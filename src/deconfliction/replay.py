@@ -13,9 +13,11 @@ from .app.commands import (ack_command, agree_command, broadcast_command, channe
 from .engine.core import Engine
 from .engine.events import Event
 from .engine.tracks import ReportBatch
-from .formats.messages import (Acknowledgement, Amendment, ChannelChange, Disowning, IncidentReport, ScriptedMessage,
+from .errors import Problem, ScenarioError
+from .formats.messages import (Acknowledgement, Amendment, ChannelChange, CopyOf, Disowning, IncidentReport, ScriptedMessage,
                                Withdrawal, ZoneAnswer)
 from .formats.scenario import Scenario
+from .times import format_time
 
 _END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
 _REPORTS = 1  # at one instant: line changes (0), reports (1), messages (2), answers (3), incidents (4)
@@ -25,6 +27,32 @@ _ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3
 
 def replay(scenario: Scenario, engine: Engine | None = None,
            progress: Callable[[int, int], None] | None = None, until: datetime | None = None) -> Iterator[Event]:
+    """Events of a scenario in log order (see :func:`_replay`).
+
+    An answer to the copy of an area broadcast whose copy has not been sent by then (its party not
+    reached) raises ScenarioError naming the item; whether it was depends on the units' reports, so
+    it is known only in the replay. The events up to the last such answer are held back until it
+    has been applied, so that a file with that problem gives no events at all.
+    """
+    events = _replay(scenario, engine, progress, until)
+    answers = [c.t for c in scenario.commands if getattr(c, "copy", None) is not None]
+    if not answers:
+        yield from events
+        return
+    last, held = max(answers), []
+    for event in events:
+        if held is not None and event.t <= last:
+            held.append(event)
+            continue
+        if held:
+            yield from held
+        held = None
+        yield event
+    yield from held or ()
+
+
+def _replay(scenario: Scenario, engine: Engine | None = None,
+            progress: Callable[[int, int], None] | None = None, until: datetime | None = None) -> Iterator[Event]:
     """Events of a scenario in log order (by time, then sequence number).
 
     Zones and operations are declared at the scenario's start, in file order. Then, in time
@@ -63,8 +91,20 @@ def replay(scenario: Scenario, engine: Engine | None = None,
             build = zone_amend_command if item.kind == "zone" else operation_amend_command
             yield from _run(engine, build(item.party, item.spec, version), t)
         else:
+            if isinstance(item, (Acknowledgement, Disowning)) and item.copy is not None:
+                _check_reached(engine, item.copy, t)
             yield from _run(engine, *_command(item))
     yield from engine.advance(stop, inclusive=stop == _END_OF_TIME)
+
+
+def _check_reached(engine: Engine, copy: CopyOf, t: datetime) -> None:
+    """ScenarioError naming the answer unless the broadcast has reached the copy's party by ``t``."""
+    record = engine.broadcast_record(copy.broadcast)
+    if record is None or copy.party not in dict(record.reached):
+        raise ScenarioError([Problem(copy.path, (
+            f"{copy.party!r} was not reached by broadcast {copy.broadcast!r} by "
+            f"{format_time(t)} (no unit of it inside the area while the broadcast stood), "
+            "so it has no copy to answer"))])
 
 
 def _run(engine: Engine, command: dict, t: datetime, prepared=None) -> list[Event]:
