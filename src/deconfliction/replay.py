@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from itertools import groupby
 
@@ -11,8 +12,9 @@ from .app.commands import (ack_command, agree_command, broadcast_command, channe
                            operation_cancel_command, operation_command, run, zone_amend_command, zone_command,
                            zone_withdraw_command)
 from .engine.core import Engine
-from .engine.events import Event
+from .engine.events import Event, EventType
 from .engine.tracks import ReportBatch
+from .geo.volumes import TimeWindow
 from .errors import Problem, ScenarioError
 from .formats.messages import (Acknowledgement, Amendment, ChannelChange, CopyOf, Disowning, IncidentReport, ScriptedMessage,
                                Withdrawal, ZoneAnswer)
@@ -129,3 +131,74 @@ def _command(c) -> tuple:
     if isinstance(c, ChannelChange):
         return channel_command([c.a, c.b], c.active), c.t
     return incident_command(c.spec or {"id": c.incident.id}), c.t, c.incident
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedConflict:
+    """A plan conflict as :func:`check_plans` finds it: a ``plan.conflict`` of the replay, with the
+    parties of a zone named as they agreed it, and its window cut short where a change ended it."""
+
+    operation: str
+    other: str
+    other_kind: str
+    parties: tuple[str, ...]
+    window: TimeWindow | None
+    """The conflict's window, cut short where a change ended it; None when it ended before the window began."""
+    ended: tuple[datetime, str] | None
+    """When a change of the file (a withdrawal, cancellation or amendment) ended it within its
+    window, and why; None when it runs its course."""
+
+
+_PLAN_CHANGES = (ZoneAnswer, Amendment, Withdrawal)
+
+
+def check_plans(scenario: Scenario) -> tuple[list[CheckedConflict], list[CheckedConflict]]:
+    """The plan conflicts of a scenario's zones and operations under the file's agreements, declines,
+    amendments, withdrawals and cancellations: (those that hold at some time, those ended by a
+    change before their window began), each in the order the replay finds them.
+
+    It is a replay (:func:`replay`, every item a command applied through :func:`.app.commands.run`)
+    of the declarations and those items only: no reports, messages or incidents. A conflict with
+    a zone names, besides the operation's party, the zone's parties that had agreed it before the
+    conflict's window (as cut short) was over: its proposer, and whoever agreed by then; never a
+    party that declined it.
+    """
+    plans = replace(scenario, reports=(), commands=tuple(c for c in scenario.commands if isinstance(c, _PLAN_CHANGES)))
+    engine = Engine(scenario.policy, scenario.parties)
+    found: list[list] = []  # [event, ended]
+    standing: dict[tuple[str, str], list] = {}
+    for event in replay(plans, engine):
+        key = (event.fields.get("operation"), event.fields.get("other"))
+        if event.type == EventType.PLAN_CONFLICT:
+            standing[key] = [event, None]
+            found.append(standing[key])
+        elif event.type == EventType.PLAN_CONFLICT_ENDED and key in standing:
+            standing.pop(key)[1] = (event.t, event.fields["reason"])
+    held, never = [], []
+    for event, ended in found:
+        f = event.fields
+        start, end = f["window"]["start"], f["window"]["end"]
+        if ended is None:  # standing: an amendment may have moved its window (the conflict stays open)
+            start, end = _window_now(engine, f["operation"], f["other"]) or (start, end)
+        if ended is not None and end is not None and end <= ended[0]:
+            ended = None  # ran its course before the change
+        if ended is not None:
+            end = ended[0]
+        parties = tuple(f["parties"])
+        if f["other_kind"] == "zone":
+            agreed = engine.agreement(f["other"]).agreed
+            parties = (parties[0], *(p for p, when in agreed if p != parties[0] and (end is None or when < end)))
+        conflict = CheckedConflict(f["operation"], f["other"], f["other_kind"], parties,
+                                   TimeWindow(start, end) if start is None or end is None or start < end else None,
+                                   ended)
+        (held if conflict.window is not None else never).append(conflict)
+    return held, never
+
+
+def _window_now(engine: Engine, operation: str, other: str) -> tuple[datetime | None, datetime | None] | None:
+    """The window of the standing conflict of ``operation`` with ``other`` (a zone or operation) as
+    the items stand now (the engine checks the operation again, as it would a new one)."""
+    for c in engine.check_operation(engine.operations[operation]):
+        if c.other == other:
+            return c.window.start, c.window.end
+    return None
