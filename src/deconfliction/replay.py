@@ -1,4 +1,4 @@
-"""The scenario driver: feeds a scenario's declarations, reports and traffic to the engine on a simulated clock."""
+"""The scenario driver: a scenario's items fed to the engine on a simulated clock; and the plan check."""
 from __future__ import annotations
 
 import heapq
@@ -14,11 +14,11 @@ from .app.commands import (ack_command, agree_command, broadcast_command, channe
 from .engine.core import Engine
 from .engine.events import Event, EventType
 from .engine.tracks import ReportBatch
-from .geo.volumes import TimeWindow
 from .errors import Problem, ScenarioError
-from .formats.messages import (Acknowledgement, Amendment, ChannelChange, CopyOf, Disowning, IncidentReport, ScriptedMessage,
-                               Withdrawal, ZoneAnswer)
+from .formats.messages import (Acknowledgement, Amendment, ChannelChange, CopyOf, Disowning, IncidentReport,
+                               ScriptedMessage, Withdrawal, ZoneAnswer)
 from .formats.scenario import Scenario
+from .geo.volumes import TimeWindow
 from .times import format_time
 
 _END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
