@@ -274,14 +274,84 @@ def test_check_exits_0_without_conflicts(quiet_plan, capsys):
     assert code == 0 and json.loads(out) == []
 
 
-def test_check_of_at_tanf_agrees_with_the_replay(capsys):
+def test_check_of_at_tanf_agrees_with_the_replay_and_names_russia_which_agreed_the_zone(capsys):
     code, out, _ = run(capsys, "check", AT_TANF, "--format", "json")
     assert code == 1
     checked = [(c["operation"], c["other"], c["parties"], c["window"]) for c in json.loads(out)]
     _, jsonl, _ = run(capsys, "replay", AT_TANF, "--quiet")
-    replayed = [(e["operation"], e["other"], e["parties"], e["window"])
-                for e in map(json.loads, jsonl.splitlines()) if e["type"] == "plan.conflict"]
+    events = list(map(json.loads, jsonl.splitlines()))
+    # the conflicts are found at 00:00, when the zone bound the coalition alone; Russia agreed it at
+    # 00:01, before either conflict's window, so the check names it too
+    assert ("zone.agreed", "russia", "2017-06-06T00:01:00Z") in [(e["type"], e.get("by"), e["t"]) for e in events]
+    replayed = [(e["operation"], e["other"], e["parties"] + (["russia"] if e["other"] == "tanf" else []), e["window"])
+                for e in events if e["type"] == "plan.conflict"]
     assert checked == replayed and len(checked) == 3
+    assert all(c["ended"] is None for c in json.loads(out))
+
+
+# A zone alpha proposes to bravo, which charlie's convoy enters from 06:00 to 08:00.
+PROPOSED = {
+    "scenario": 1, "start": "2017-06-06T00:00:00Z",
+    "parties": [{"id": "alpha", "channels": ["bravo", "charlie"]}, {"id": "bravo"}, {"id": "charlie"}],
+    "zones": [{"id": "z", "parties": ["alpha", "bravo"], "proposer": "alpha", "allowed": ["alpha"],
+               "geometry": {"type": "Point", "coordinates": [38.6, 33.5]}, "radius_m": 20000}],
+    "operations": [{"id": "convoy", "party": "charlie", "volumes": [
+        {"geometry": {"type": "Point", "coordinates": [38.6, 33.5]}, "radius_m": 1000,
+         "window": {"start": "2017-06-06T06:00:00Z", "end": "2017-06-06T08:00:00Z"}}]}],
+    "messages": [],
+}
+
+
+def check_with(tmp_path, capsys, *items) -> tuple[int, list[dict], str]:
+    doc = json.loads(json.dumps(PROPOSED))
+    doc["messages"] = list(items)
+    path = tmp_path / "proposed.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code, out, err = run(capsys, "check", path, "--format", "json")
+    assert err == ""
+    _, text, _ = run(capsys, "check", path)
+    return code, json.loads(out), text
+
+
+def test_check_names_a_party_that_agreed_the_zone_and_never_one_that_declined_it(tmp_path, capsys):
+    code, [c], _ = check_with(tmp_path, capsys)
+    assert code == 1 and c["parties"] == ["charlie", "alpha"]  # proposed: it binds its proposer alone
+    code, [c], text = check_with(tmp_path, capsys, {"t": "2017-06-06T00:10:00Z", "agree": "z", "by": "bravo"})
+    assert code == 1 and c["parties"] == ["charlie", "alpha", "bravo"]
+    assert "meets zone z (alpha, bravo)" in text
+    code, [c], _ = check_with(tmp_path, capsys, {"t": "2017-06-06T00:10:00Z", "decline": "z", "by": "bravo",
+                                                 "reason": "too large"})
+    assert c["parties"] == ["charlie", "alpha"]
+    # an agreement after the conflict's window is over binds bravo to nothing of it
+    code, [c], _ = check_with(tmp_path, capsys, {"t": "2017-06-06T09:00:00Z", "agree": "z", "by": "bravo"})
+    assert c["parties"] == ["charlie", "alpha"]
+
+
+def test_a_withdrawal_before_the_window_leaves_no_conflict_and_one_during_it_cuts_it_short(tmp_path, capsys):
+    code, conflicts, text = check_with(tmp_path, capsys, {"t": "2017-06-06T01:00:00Z", "withdraw": "z", "by": "alpha",
+                                                          "reason": "no longer needed"})
+    assert code == 0 and conflicts == []
+    assert "0 conflicts" in text and "1 more ended" in text
+    code, [c], text = check_with(tmp_path, capsys, {"t": "2017-06-06T07:00:00Z", "withdraw": "z", "by": "alpha",
+                                                    "reason": "no longer needed"})
+    assert code == 1
+    assert c["window"] == {"start": "2017-06-06T06:00:00Z", "end": "2017-06-06T07:00:00Z"}
+    assert c["ended"] == {"t": "2017-06-06T07:00:00Z", "reason": "zone z was withdrawn: no longer needed"}
+    assert "to 2017-06-06T07:00:00Z (ended at 2017-06-06T07:00:00Z: zone z was withdrawn" in text
+
+
+def test_a_cancelled_or_amended_operation_is_checked_as_the_file_leaves_it(tmp_path, capsys):
+    code, conflicts, _ = check_with(tmp_path, capsys, {"t": "2017-06-06T02:00:00Z", "withdraw": "convoy",
+                                                       "by": "charlie", "reason": "called off"})
+    assert code == 0 and conflicts == []
+    away = {"id": "convoy", "party": "charlie", "volumes": [
+        {"geometry": {"type": "Point", "coordinates": [30.0, 20.0]}, "radius_m": 1000}]}
+    code, conflicts, _ = check_with(tmp_path, capsys, {"t": "2017-06-06T02:00:00Z", "amend_operation": away})
+    assert code == 0 and conflicts == []
+    nearer = {**away, "volumes": [{**PROPOSED["operations"][0]["volumes"][0],
+                                   "window": {"start": "2017-06-06T10:00:00Z", "end": "2017-06-06T11:00:00Z"}}]}
+    code, [c], _ = check_with(tmp_path, capsys, {"t": "2017-06-06T02:00:00Z", "amend_operation": nearer})
+    assert code == 1 and c["window"]["start"] == "2017-06-06T10:00:00Z"
 
 
 def test_check_of_the_contract_plan_example(capsys):

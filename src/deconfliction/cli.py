@@ -15,7 +15,7 @@ from .engine.events import Event, format_time
 from .errors import ScenarioError
 from .formats.scenario import Scenario, load_scenario
 from .formats.schema import scenario_schema
-from .replay import replay
+from .replay import check_plans, replay
 from .demo_cli import add_parser as add_demo_parser
 from .service_cli import add_parsers
 
@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_replay)
 
     p = sub.add_parser("check", help="run only the strategic checks (plans against zones and plans)",
-                       description="Check planned operations against zones and against other parties' operations. "
+                       description="Check planned operations against zones and against other parties' operations, "
+                                   "with the file's agreements, declines, amendments, withdrawals and "
+                                   "cancellations applied at their times (tracks and messages are not replayed). "
                                    "Exit 1 when there are conflicts, 0 when there are none, 2 on bad input.")
     p.add_argument("file", type=Path, help="scenario file")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
@@ -221,27 +223,25 @@ def _where(d: dict) -> str:
 
 def _check(args) -> int:
     scenario = load_scenario(args.file)
-    engine = Engine(scenario.policy, scenario.parties)
-    for zone in scenario.zones:
-        engine.declare_zone(zone, scenario.start)
-    conflicts = []
-    for op in scenario.operations:
-        conflicts += engine.check_operation(op)
-        engine.declare_operation(op, scenario.start)
+    conflicts, ended_before = check_plans(scenario)
     if args.format == "json":
         print(json.dumps([{"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
                            "parties": list(c.parties),
                            "window": {"start": c.window.start and format_time(c.window.start),
-                                      "end": c.window.end and format_time(c.window.end)}}
+                                      "end": c.window.end and format_time(c.window.end)},
+                           "ended": c.ended and {"t": format_time(c.ended[0]), "reason": c.ended[1]}}
                           for c in conflicts], indent=2))
     else:
         for c in conflicts:
             start = format_time(c.window.start) if c.window.start else "open start"
             end = format_time(c.window.end) if c.window.end else "open end"
+            ended = f" (ended at {format_time(c.ended[0])}: {c.ended[1]})" if c.ended else ""
             print(f"conflict: operation {c.operation} ({c.parties[0]}) meets {c.other_kind} {c.other} "
-                  f"({', '.join(c.parties[1:]) or 'no parties'}) from {start} to {end}")
+                  f"({', '.join(c.parties[1:]) or 'no parties'}) from {start} to {end}{ended}")
+        more = (f"; {len(ended_before):,} more ended before their window began (a withdrawal, cancellation "
+                "or amendment of the file)") if ended_before else ""
         print(f"{_n(len(conflicts), 'conflict')} among {_n(len(scenario.operations), 'operation')} "
-              f"and {_n(len(scenario.zones), 'zone')}")
+              f"and {_n(len(scenario.zones), 'zone')}{more}")
     return EXIT_CONFLICTS if conflicts else EXIT_OK
 
 

@@ -1,8 +1,9 @@
-"""The scenario driver: feeds a scenario's declarations, reports and traffic to the engine on a simulated clock."""
+"""The scenario driver: a scenario's items fed to the engine on a simulated clock; and the plan check."""
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from itertools import groupby
 
@@ -11,11 +12,14 @@ from .app.commands import (ack_command, agree_command, broadcast_command, channe
                            operation_cancel_command, operation_command, run, zone_amend_command, zone_command,
                            zone_withdraw_command)
 from .engine.core import Engine
-from .engine.events import Event
+from .engine.events import Event, EventType
 from .engine.tracks import ReportBatch
-from .formats.messages import (Acknowledgement, Amendment, ChannelChange, Disowning, IncidentReport, ScriptedMessage,
-                               Withdrawal, ZoneAnswer)
+from .errors import Problem, ScenarioError
+from .formats.messages import (Acknowledgement, Amendment, ChannelChange, CopyOf, Disowning, IncidentReport,
+                               ScriptedMessage, Withdrawal, ZoneAnswer)
 from .formats.scenario import Scenario
+from .geo.volumes import TimeWindow
+from .times import format_time
 
 _END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
 _REPORTS = 1  # at one instant: line changes (0), reports (1), messages (2), answers (3), incidents (4)
@@ -25,6 +29,32 @@ _ORDER = {ChannelChange: 0, ScriptedMessage: 2, Acknowledgement: 3, Disowning: 3
 
 def replay(scenario: Scenario, engine: Engine | None = None,
            progress: Callable[[int, int], None] | None = None, until: datetime | None = None) -> Iterator[Event]:
+    """Events of a scenario in log order (see :func:`_replay`).
+
+    An answer to the copy of an area broadcast whose copy has not been sent by then (its party not
+    reached) raises ScenarioError naming the item; whether it was depends on the units' reports, so
+    it is known only in the replay. The events up to the last such answer are held back until it
+    has been applied, so that a file with that problem gives no events at all.
+    """
+    events = _replay(scenario, engine, progress, until)
+    answers = [c.t for c in scenario.commands if getattr(c, "copy", None) is not None]
+    if not answers:
+        yield from events
+        return
+    last, held = max(answers), []
+    for event in events:
+        if held is not None and event.t <= last:
+            held.append(event)
+            continue
+        if held:
+            yield from held
+        held = None
+        yield event
+    yield from held or ()
+
+
+def _replay(scenario: Scenario, engine: Engine | None = None,
+            progress: Callable[[int, int], None] | None = None, until: datetime | None = None) -> Iterator[Event]:
     """Events of a scenario in log order (by time, then sequence number).
 
     Zones and operations are declared at the scenario's start, in file order. Then, in time
@@ -63,8 +93,20 @@ def replay(scenario: Scenario, engine: Engine | None = None,
             build = zone_amend_command if item.kind == "zone" else operation_amend_command
             yield from _run(engine, build(item.party, item.spec, version), t)
         else:
+            if isinstance(item, (Acknowledgement, Disowning)) and item.copy is not None:
+                _check_reached(engine, item.copy, t)
             yield from _run(engine, *_command(item))
     yield from engine.advance(stop, inclusive=stop == _END_OF_TIME)
+
+
+def _check_reached(engine: Engine, copy: CopyOf, t: datetime) -> None:
+    """ScenarioError naming the answer unless the broadcast has reached the copy's party by ``t``."""
+    record = engine.broadcast_record(copy.broadcast)
+    if record is None or copy.party not in dict(record.reached):
+        raise ScenarioError([Problem(copy.path, (
+            f"{copy.party!r} was not reached by broadcast {copy.broadcast!r} by "
+            f"{format_time(t)} (no unit of it inside the area while the broadcast stood), "
+            "so it has no copy to answer"))])
 
 
 def _run(engine: Engine, command: dict, t: datetime, prepared=None) -> list[Event]:
@@ -89,3 +131,74 @@ def _command(c) -> tuple:
     if isinstance(c, ChannelChange):
         return channel_command([c.a, c.b], c.active), c.t
     return incident_command(c.spec or {"id": c.incident.id}), c.t, c.incident
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedConflict:
+    """A plan conflict as :func:`check_plans` finds it: a ``plan.conflict`` of the replay, with the
+    parties of a zone named as they agreed it, and its window cut short where a change ended it."""
+
+    operation: str
+    other: str
+    other_kind: str
+    parties: tuple[str, ...]
+    window: TimeWindow | None
+    """The conflict's window, cut short where a change ended it; None when it ended before the window began."""
+    ended: tuple[datetime, str] | None
+    """When a change of the file (a withdrawal, cancellation or amendment) ended it within its
+    window, and why; None when it runs its course."""
+
+
+_PLAN_CHANGES = (ZoneAnswer, Amendment, Withdrawal)
+
+
+def check_plans(scenario: Scenario) -> tuple[list[CheckedConflict], list[CheckedConflict]]:
+    """The plan conflicts of a scenario's zones and operations under the file's agreements, declines,
+    amendments, withdrawals and cancellations: (those that hold at some time, those ended by a
+    change before their window began), each in the order the replay finds them.
+
+    It is a replay (:func:`replay`, every item a command applied through :func:`.app.commands.run`)
+    of the declarations and those items only: no reports, messages or incidents. A conflict with
+    a zone names, besides the operation's party, the zone's parties that had agreed it before the
+    conflict's window (as cut short) was over: its proposer, and whoever agreed by then; never a
+    party that declined it.
+    """
+    plans = replace(scenario, reports=(), commands=tuple(c for c in scenario.commands if isinstance(c, _PLAN_CHANGES)))
+    engine = Engine(scenario.policy, scenario.parties)
+    found: list[list] = []  # [event, ended]
+    standing: dict[tuple[str, str], list] = {}
+    for event in replay(plans, engine):
+        key = (event.fields.get("operation"), event.fields.get("other"))
+        if event.type == EventType.PLAN_CONFLICT:
+            standing[key] = [event, None]
+            found.append(standing[key])
+        elif event.type == EventType.PLAN_CONFLICT_ENDED and key in standing:
+            standing.pop(key)[1] = (event.t, event.fields["reason"])
+    held, never = [], []
+    for event, ended in found:
+        f = event.fields
+        start, end = f["window"]["start"], f["window"]["end"]
+        if ended is None:  # standing: an amendment may have moved its window (the conflict stays open)
+            start, end = _window_now(engine, f["operation"], f["other"]) or (start, end)
+        if ended is not None and end is not None and end <= ended[0]:
+            ended = None  # ran its course before the change
+        if ended is not None:
+            end = ended[0]
+        parties = tuple(f["parties"])
+        if f["other_kind"] == "zone":
+            agreed = engine.agreement(f["other"]).agreed
+            parties = (parties[0], *(p for p, when in agreed if p != parties[0] and (end is None or when < end)))
+        conflict = CheckedConflict(f["operation"], f["other"], f["other_kind"], parties,
+                                   TimeWindow(start, end) if start is None or end is None or start < end else None,
+                                   ended)
+        (held if conflict.window is not None else never).append(conflict)
+    return held, never
+
+
+def _window_now(engine: Engine, operation: str, other: str) -> tuple[datetime | None, datetime | None] | None:
+    """The window of the standing conflict of ``operation`` with ``other`` (a zone or operation) as
+    the items stand now (the engine checks the operation again, as it would a new one)."""
+    for c in engine.check_operation(engine.operations[operation]):
+        if c.other == other:
+            return c.window.start, c.window.end
+    return None

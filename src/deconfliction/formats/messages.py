@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..engine.core import message_key_parts
+from ..engine.core import area_message_id, message_key_parts
 from ..engine.model import Incident
 from ..errors import GeometryError, Problem
 from ..geo.shapes import Shape
@@ -32,10 +32,22 @@ class ScriptedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyOf:
+    """The copy of an area broadcast an answer is about: the broadcast, the party it reached (the
+    copy's addressee), and the item's path, to name it if the copy was not sent by the answer's time."""
+
+    broadcast: str
+    party: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class Acknowledgement:
     t: datetime
     message: str
     by: str
+    copy: CopyOf | None = None
+    """Set when ``message`` is the copy of an area broadcast."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,7 @@ class Disowning:
     message: str
     by: str
     reason: str
+    copy: CopyOf | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +166,13 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             builder.problem(path, _unknown("party", value, parties))
 
     sent_at: dict[str, datetime] = {}
+    broadcasts: dict[str, str] = {}  # id -> sender
     for i, spec in enumerate(data.get("messages", [])):
         if spec and not {"ack", "disown", "agree", "decline", "withdraw", "amend_zone", "amend_operation"} & set(spec):
             message_id = spec.get("id", f"msg-{i + 1}")
             scripted.add(message_id)
+            if "to_area" in spec:
+                broadcasts.setdefault(message_id, spec["from"])
             first = parse_time(spec["t"], "", [])
             if first is not None:
                 sent_at.setdefault(message_id, first)
@@ -181,15 +197,22 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
         if "ack" in spec or "disown" in spec:
             key = "ack" if "ack" in spec else "disown"
             party(spec["by"], f"{path}.by")
-            if spec[key] not in scripted and not automatic(spec[key]):
+            before = len(builder.problems)
+            copy = _copy_answered(builder, spec[key], spec["by"], f"{path}.{key}", broadcasts, parties)
+            message_id = spec[key] if copy is None else area_message_id(copy.broadcast, copy.party)
+            answered_id = spec[key] if copy is None else copy.broadcast
+            if len(builder.problems) > before:
+                continue
+            if copy is None and spec[key] not in scripted and not automatic(spec[key]):
                 builder.problem(f"{path}.{key}", _unknown("message", spec[key], scripted)
-                                + " (answer a message of this file, or an automatic warning "
-                                  "ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OTHER-OPERATION or notify/ITEM/PARTY/1)")
-            elif t is not None and spec[key] in sent_at and t < sent_at[spec[key]]:
-                builder.problem(f"{path}.t", f"is before message {spec[key]!r} was sent")
+                                + " (answer a message of this file, a broadcast of this file (your copy of it), "
+                                  "or an automatic warning ZONE/TRACK/N, OPERATION/ZONE, "
+                                  "OPERATION/OTHER-OPERATION, notify/ITEM/PARTY/1 or area/BROADCAST/PARTY/1)")
+            elif t is not None and answered_id in sent_at and t < sent_at[answered_id]:
+                builder.problem(f"{path}.t", f"is before message {answered_id!r} was sent")
             if t is not None:
-                commands.append(Acknowledgement(t, spec["ack"], spec["by"]) if key == "ack"
-                                else Disowning(t, spec["disown"], spec["by"], spec["reason"]))
+                commands.append(Acknowledgement(t, message_id, spec["by"], copy) if key == "ack"
+                                else Disowning(t, message_id, spec["by"], spec["reason"], copy))
             continue
         message_id = spec.get("id", f"msg-{i + 1}")
         if message_id in seen_ids:
@@ -243,6 +266,30 @@ def parse_traffic(builder, data: dict, parties: set[str], zones: dict, operation
             commands.append(IncidentReport(t, Incident(spec["id"], spec["reporter"], spec["kind"], shape,
                                                        spec.get("text", "")), spec))
     return commands
+
+
+def _copy_answered(builder, target: str, by: str, path: str, broadcasts: dict[str, str],
+                   parties: set[str]) -> CopyOf | None:
+    """The copy of an area broadcast that an ``ack`` or ``disown`` value names: the broadcast's id
+    (the copy that reached ``by``), or the copy's own id ``area/BROADCAST/PARTY/1`` (with which a
+    party that relayed the copy answers too); None for any other value. Problems at ``path``
+    (``.by`` for the broadcast's sender answering its own broadcast by its id)."""
+    if target in broadcasts:
+        if by == broadcasts[target]:
+            builder.problem(path.rsplit(".", 1)[0] + ".by",
+                            f"{by!r} sent broadcast {target!r}: it receives no copy of it to answer")
+        return CopyOf(target, by, path)
+    parts = message_key_parts(target)
+    if len(parts) != 4 or parts[0] != "area" or parts[3] != "1":
+        return None
+    broadcast, addressee = parts[1], parts[2]
+    if broadcast not in broadcasts:
+        builder.problem(path, _unknown("broadcast", broadcast, broadcasts) + f" in {target!r}")
+    elif addressee not in parties:
+        builder.problem(path, _unknown("party", addressee, parties) + f" in {target!r}")
+    elif addressee == broadcasts[broadcast]:
+        builder.problem(path, f"{addressee!r} sent broadcast {broadcast!r}: it receives no copy of it")
+    return CopyOf(broadcast, addressee, path)
 
 
 def _zone_answer(builder, spec: dict, path: str, t: datetime | None, data: dict, named,
