@@ -245,6 +245,10 @@ class Dataset:
     zones: list[Zone]
     limits: Limits
 
+    def before(self, t: datetime) -> "Dataset":
+        """The dataset's reports before ``t`` only."""
+        return Dataset(self.name, [r for r in self.reports if r.t < t], self.minima, self.zones, self.limits)
+
     def policy(self, **changes) -> Policy:
         """The default policy with the dataset's minima (and ``changes``)."""
         vertical = {} if self.minima.vertical_m is None else {"vertical_m": self.minima.vertical_m}
