@@ -6,8 +6,9 @@ its reports that bracket the instant, are at most ``Limits.gap_s`` apart and imp
 motion (a move or climb between them faster than ``Limits`` is a bad report, not a path: an
 altitude of -15 m between two of 7,700 m 37 s apart would otherwise put an aircraft on a
 runway's approach path for half a minute). Nothing is extrapolated. On every whole second where both units of a pair are known that way, the pair's
-separation is measured: horizontally along the geodesic (pyproj's ``Geod.inv`` on WGS84; a
-flat-earth screen with limits 1.5 times wider picks the pairs to measure), vertically as the
+separation is measured: horizontally along the geodesic (pyproj's ``Geod.inv`` on WGS84; the
+pairs to measure are picked, two minutes at a time, by the boxes of their positions and then a
+flat-earth distance, both with limits 1.5 times wider), vertically as the
 difference of altitudes (an unknown altitude counts as close, as in the engine). A pair's
 *closeness* at a second is the larger of its horizontal distance over ``separation_m`` and its
 vertical difference over ``vertical_m``: below 1 both minima are infringed at once.
@@ -47,7 +48,7 @@ _A_M, _E2 = 6_378_137.0, 6.694379990141317e-3
 NEAR = 1.25
 """A reported pair that never came within this many times the minima is a false pair."""
 _SCREEN = 1.5
-_CHUNK_S = 300
+_CHUNK_S = 120
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LOST, ENTERED, CROSSED = "separation.lost", "zone.entered", "zone.crossed"
 
@@ -172,7 +173,7 @@ def separation_truth(units: dict[str, Unit], minima: Minima, limits: Limits) -> 
         known, lon, lat, alt = (np.stack(c, axis=1) for c in
                                 zip(*(interpolated(units[names[u]], seconds, limits) for u in live.tolist())))
         i, j = np.triu_indices(len(live), k=1)
-        keep = party[live[i]] != party[live[j]]
+        keep = (party[live[i]] != party[live[j]]) & _boxes_near(known, lon, lat, i, j, _SCREEN * minima.separation_m)
         i, j = i[keep], j[keep]
         both = known[:, i] & known[:, j]
         close = _closeness_flat(lon[:, i], lat[:, i], alt[:, i], lon[:, j], lat[:, j], alt[:, j], minima)
@@ -186,6 +187,22 @@ def separation_truth(units: dict[str, Unit], minima: Minima, limits: Limits) -> 
             if exact[best] < truth.closest.get(pair, (math.inf, 0.0))[0]:
                 truth.closest[pair] = (float(exact[best]), float(seconds[s[best]]))
     return truth
+
+
+def _boxes_near(known, lon, lat, i, j, distance_m: float) -> np.ndarray:
+    """Pairs (columns i, j) whose boxes of known positions over the chunk may come within
+    ``distance_m``: a screen, the boxes widened by that distance at the fewest metres per degree
+    in them; a box near the antimeridian is always near."""
+    x0, x1 = np.where(known, lon, np.inf).min(axis=0), np.where(known, lon, -np.inf).max(axis=0)
+    y0, y1 = np.where(known, lat, np.inf).min(axis=0), np.where(known, lat, -np.inf).max(axis=0)
+    seen = known.any(axis=0)
+    highest = np.where(seen, np.minimum(np.maximum(np.abs(y0), np.abs(y1)) + 0.1, 89.9), 0.0)
+    kx, ky = _metres_per_degree(highest)
+    wx, wy = distance_m / kx, distance_m / ky
+    edge = (x0 < -179.0) | (x1 > 179.0)
+    near_y = np.maximum(y0[j] - y1[i], y0[i] - y1[j]) <= np.maximum(wy[i], wy[j])
+    near_x = np.maximum(x0[j] - x1[i], x0[i] - x1[j]) <= np.maximum(wx[i], wx[j])
+    return seen[i] & seen[j] & near_y & (near_x | edge[i] | edge[j])
 
 
 def _vertical_part(alt_a, alt_b, minima: Minima) -> np.ndarray:
