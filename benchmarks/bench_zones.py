@@ -19,9 +19,9 @@ Baselines, timed in the same run on a subsample and scaled per report:
   polygons with the ``within`` predicate, then the zone itself for the hits.
 - "bulk shapely STRtree query": the way a shapely 2 user checks a batch: one
   ``STRtree.query(points, predicate=...)`` over all the reports against the band polygons
-  ("intersects", edges included, and "within"), ``shapely.intersects_xy`` of each hit's zone for
-  inside or band only, then the altitude bands filtered in numpy. It runs on every report, as the
-  index does; the index is timed with the same altitude filter after its query.
+  ("intersects", edges included, and "within"), the altitude bands filtered in numpy, then
+  ``shapely.intersects_xy`` of each remaining hit's zone for inside or band only. It runs on
+  every report, as the index does; the index is timed with the same altitude filter after its query.
 The baselines' polygons only approximate the geodesic shapes; they are timed, not trusted.
 
 The index's answers on a 20,000-point subsample are checked against each shape's exact signed

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.realdata import samples_or_skip
-from tests.realtraffic import entry_truth, new_york_ais, adsb_collection, score, separation_truth, units_of
+from tests.realtraffic import adsb_collection, entry_truth, new_york_ais, score, separation_truth, units_of
 
 pytest.importorskip("pandas", reason="pandas reads the samples (pip install -e '.[test]')")
 

@@ -1,7 +1,6 @@
 """The real-traffic oracle (tests/realtraffic.py) on crafted cases whose answer is known by construction."""
-from datetime import UTC, datetime, timedelta
-
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
