@@ -17,7 +17,6 @@ from ..app.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
 from .access import Access, Viewer
-from .drafts import RateLimit
 from .tokens import find_party, new_token, token_hash
 from ..app.commands import apply
 
@@ -58,7 +57,6 @@ class Service:
     def __init__(self, settings: Settings, store: Store | None = None, clock: Clock = utc_now):
         self.settings = settings
         self.clock = clock
-        self.dry_runs = RateLimit(settings.dry_runs_per_minute)
         self.store = store or open_store(settings.db)
         try:
             self.key, self.ledger = self._open_ledger(settings)
