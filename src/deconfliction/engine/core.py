@@ -148,9 +148,9 @@ class Engine:
         self._involved: dict[str, set[str]] = {}
         self._op_states = OperationClock()
         self._rounds: Counter[tuple[str, str]] = Counter()
+        """How often each conflict (by :func:`_pair`) has begun: a conflict that returns is warned again."""
         self._drafts: dict[str, deque[datetime]] = {}
         """Each party's dry runs of the last :data:`DRAFT_WINDOW`, by time."""
-        """How often each conflict (by :func:`_pair`) has begun: a conflict that returns is warned again."""
 
     def set_policy(self, policy: Policy) -> None:
         """Adopt other rules; only while nothing but parties was added (no zone, plan, report,
