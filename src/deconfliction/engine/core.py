@@ -729,7 +729,8 @@ class Engine:
     # -- reading: what drivers and views may ask; nothing here changes the engine ------------------
     def next_due(self) -> datetime | None:
         """When the next deadline, window end or change of an operation's state falls due (what
-        :meth:`advance` would fire), or None."""
+        :meth:`advance` would fire), or None. Drops lapsed changes of state on the way: call it
+        where the engine is not being changed (under the ledger's lock, in the service)."""
         due = [d for d in (self.channel.next_due(), self._op_states.next_due()) if d is not None]
         return min(due) if due else None
 

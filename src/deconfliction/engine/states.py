@@ -77,7 +77,8 @@ class OperationClock:
             heapq.heappush(self._timers, (due, self._order, op_id, self._generation[op_id]))
 
     def next_due(self) -> datetime | None:
-        """When the next change falls due, or None."""
+        """When the next change falls due, or None. Lapsed changes are dropped from the front of the
+        queue on the way (so it is not a read to make while another thread changes the engine)."""
         while self._timers and self._lapsed(self._timers[0]):
             heapq.heappop(self._timers)  # amended or cancelled since: nothing would fire
         return self._timers[0][0] if self._timers else None

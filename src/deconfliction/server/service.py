@@ -229,9 +229,9 @@ class Service:
 
     def tick(self) -> list[Event]:
         """Fire deadlines that fell due by now, as a logged clock command."""
-        with self.ledger.lock:
+        with self.ledger.lock:  # the writer changes the timers meanwhile otherwise
             self.ledger.catch_up()
-        due = self.ledger.engine.next_due()
+            due = self.ledger.engine.next_due()
         now = self.clock()
         if due is None or due > now:
             return []
