@@ -271,8 +271,8 @@ class Engine:
             out |= set(zone.parties) | set(zone.allowed)
         if item_id in self.operations:
             out.add(self.operations[item_id].party)
-        for m in self.channel.messages.values():
-            if m.ref == item_id and m.delivered_at is not None:
+        for m in map(self.channel.messages.__getitem__, self.channel.about.get(item_id, ())):
+            if m.delivered_at is not None:
                 out |= set(m.route[1:]) | {m.sender}
         return sorted(out)
 
@@ -750,7 +750,7 @@ class Engine:
 
     def messages_about(self, item: str) -> list[MessageRecord]:
         """The messages referring to the zone or operation ``item``, in the order they were sent."""
-        return [m.record() for m in self.channel.messages.values() if m.ref == item]
+        return [self.channel.messages[k].record() for k in self.channel.about.get(item, ())]
 
     def broadcast_record(self, broadcast_id: str) -> BroadcastRecord | None:
         """An area broadcast and the parties it has reached so far, or None for an id never used."""
