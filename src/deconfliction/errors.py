@@ -2,6 +2,7 @@
 
     DeconflictionError            code "error"
     ├── Refused                   code "error"             (a command the rules refuse; nothing changed)
+    │   └── RateLimited           code "rate_limited"      (too many of a party's commands of a kind; retry_after_s)
     ├── ScenarioError             code "invalid_scenario"  (carries a list of Problem)
     └── GeometryError             code "invalid_geometry"
 
@@ -33,6 +34,17 @@ class Refused(DeconflictionError):
     """A command the rules refuse (a duplicate id, rules changed too late), found before the engine
     changed anything: the ledger answers it and goes on. Any other error while a command is applied
     may have left the engine half-changed, and the ledger rebuilds it from the log."""
+
+
+class RateLimited(Refused):
+    """A party made as many commands of a kind (dry runs) as the limit allows in a while; it may
+    try again after ``retry_after_s`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class GeometryError(DeconflictionError, ValueError):

@@ -108,3 +108,36 @@ def test_an_amended_zone_that_names_a_new_party_needs_its_agreement():
     assert events[0].fields["status"] == "partly_agreed" and events[0].fields["version"] == 2
     assert engine.agreement("z").pending == ("delta",) and engine.bound("z") == ("alpha", "bravo")
     assert "delta" in events[0].fields["parties"]
+
+
+def test_a_conflict_that_returns_after_an_amendment_is_warned_again():
+    engine = world()
+    engine.declare_zone(ZONE, T0)
+    engine.declare_operation(CONVOY, at(1))
+    engine.acknowledge(at(2), "convoy/z", "charlie")
+    moved = replace(CONVOY, volumes=(Volume4D(FAR, window=TimeWindow(at(60), at(120))),))
+    assert "plan.conflict_ended" in types(engine.amend_operation(moved, at(3), version=1))
+    back = engine.amend_operation(CONVOY, at(4), version=2)
+    assert types(back)[:3] == ["operation.amended", "plan.conflict", "message.sent"]
+    assert back[2].fields["message"] == "convoy/z/2" and back[2].fields["to"] == "charlie"
+    assert engine.message("convoy/z").state == "acknowledged"  # the first round's record stands
+    assert types(engine.acknowledge(at(5), "convoy/z/2", "charlie")) == ["message.acknowledged"]
+    # and a third round, ended by a cancellation, resolves its own warning
+    engine.amend_operation(moved, at(6), version=3)
+    engine.amend_operation(CONVOY, at(7), version=4)
+    cancelled = engine.cancel_operation(at(8), "convoy", "charlie", "closed")
+    assert [e.fields["message"] for e in cancelled if e.type == "message.resolved"] == ["convoy/z/3"]
+
+
+def test_a_conflict_between_plans_that_returns_warns_both_parties_again():
+    engine = world()
+    mine = Operation("a-op", "alpha", (Volume4D(FAR, window=TimeWindow(at(60), at(120))),))
+    engine.declare_operation(mine, T0)
+    engine.declare_operation(replace(CONVOY, volumes=mine.volumes), at(1))
+    away = replace(CONVOY, volumes=(Volume4D(TANF, window=TimeWindow(at(60), at(120))),))
+    engine.amend_operation(away, at(2), version=1)
+    back = engine.amend_operation(replace(CONVOY, volumes=mine.volumes), at(3), version=2)
+    sent = sorted(e.fields["message"] for e in back if e.type == "message.sent")
+    assert sent == ["a-op/convoy/2", "convoy/a-op/2"]
+    ended = engine.amend_operation(away, at(4), version=3)
+    assert sorted(e.fields["message"] for e in ended if e.type == "message.resolved") == sent

@@ -63,3 +63,14 @@ def problems(change) -> list[tuple[str, str]]:
 def test_bad_items_are_named(item, path, words):
     found = problems(lambda d: d["messages"].append({"t": "2017-06-06T01:00:00Z", **item}))
     assert any(p.startswith(path) and words in r for p, r in found), found
+
+
+def test_a_scenario_acknowledges_the_warning_of_a_conflict_that_returned():
+    doc = copy.deepcopy(BASE)
+    back = {"id": "convoy", "party": "charlie", "volumes": BASE["operations"][0]["volumes"]}
+    doc["messages"] = [doc["messages"][1],
+                       {"t": "2017-06-06T00:25:00Z", "amend_operation": back},
+                       {"t": "2017-06-06T00:26:00Z", "ack": "convoy/z/2", "by": "charlie"}]
+    events = list(replay(parse_scenario(doc)))
+    [acked] = [e for e in events if e.type == "message.acknowledged"]
+    assert (acked.fields["message"], acked.fields["by"]) == ("convoy/z/2", "charlie")

@@ -46,6 +46,8 @@ def tanf(world):
     assert world.post("/v1/operations?dry_run=true", "un", {**_plan("u-draft"), "volumes": [
         {"geometry": {"type": "Polygon", "coordinates": [[[36, 33], [39.5, 33], [39.5, 35], [36, 35], [36, 33]]]},
          "window": WINDOW}]}).json()["hidden_conflicts"] == 3
+    world.clock.set(121)  # the plans' windows (60 to 120) open and close on the service's clock
+    assert world.service.tick()
     return world
 
 
@@ -70,18 +72,23 @@ ITEMS = {
     "tanf agreed": lambda e: e["type"] == "zone.agreed" and e["zone"] == "tanf",
     "un's draft checked": lambda e: e["type"] == "draft.checked",
     "told of un's draft": lambda e: e["type"] == "draft.conflict",
+    "c-op active, ended": lambda e: e["type"] in ("operation.activated", "operation.ended") and e["operation"] == "c-op",
+    "c-told active, ended": lambda e: e["type"] in ("operation.activated", "operation.ended")
+    and e["operation"] == "c-told",
 }
 Y, N, ANY = True, False, None
 SEES = {
     # c-told: the coalition's plan notified to the militia (relayed by Russia, which carries it)
     # b-1: the coalition's area broadcast, reaching the militia (Russia relays the copy, as a
     # message, but is not told of the broadcast)
-    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un c-told notif b-1 agreed draft told
-    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y,     Y,    Y,  Y,     N,    Y),
-    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y,     Y,    N,  Y,     N,    Y),
-    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y,     Y,    Y,  Y,     N,    Y),  # warned about tanf: it sees it
-    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N,     N,    N,  N,     Y,    N),
-    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY,   Y,    Y,  ANY,   N,    N),
+    # c-op active, ended: the parties told of c-op (the militia in conflict with it, Russia which
+    # relayed the warning about it); not the UN, whose draft met it, nor the coordinator
+    #             tanf u1  warn m-c  c-op m-op conf plans inc  m-un c-told notif b-1 agreed draft told c-op± c-told±
+    "coalition": (Y,   Y,  Y,   Y,   Y,   ANY, Y,   Y,    Y,   N,   Y,     Y,    Y,  Y,     N,    Y,   Y,    Y),
+    "russia":    (Y,   Y,  Y,   Y,   N,   N,   N,   Y,    Y,   N,   Y,     Y,    N,  Y,     N,    Y,   Y,    Y),
+    "militia":   (Y,   Y,  Y,   Y,   ANY, Y,   Y,   Y,    ANY, N,   Y,     Y,    Y,  Y,     N,    Y,   Y,    Y),  # warned about tanf: it sees it
+    "un":        (N,   N,  N,   N,   N,   N,   N,   N,    N,   Y,   N,     N,    N,  N,     Y,    N,   N,    N),
+    "ocha":      (ANY, ANY, Y,  Y,   ANY, ANY, ANY, Y,    Y,   Y,   ANY,   Y,    Y,  ANY,   N,    N,   N,    N),
 }
 
 

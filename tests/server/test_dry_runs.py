@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from deconfliction.app.commands import draft_command
+from deconfliction.app.ledger import Request
 from tests.server.world import TANF, TANF_CENTRE, World, assert_error, at, dumps
 
 WINDOW = {"start": at(60), "end": at(120)}
@@ -169,14 +171,12 @@ def test_dry_runs_are_on_the_record_and_replay(backend_secrets, capsys):
 
 def test_the_rate_limit_holds_per_party(make_world):
     world = make_world(dry_runs_per_minute=3)
-    clock = [1000.0]
-    world.service.dry_runs.now = lambda: clock[0]
     for k in range(3):
         assert world.post("/v1/operations?dry_run=true", "un", plan(f"p{k}")).status_code == 200
     size = world.size()
     r = world.post("/v1/operations?dry_run=true", "un", plan("p3"))
-    assert_error(r, 429, "rate_limited")
-    assert r.headers["Retry-After"] == "60"
+    error = assert_error(r, 429, "rate_limited")
+    assert r.headers["Retry-After"] == "60" and error["details"][0]["path"] == "dry_run"
     assert_error(world.post("/v1/zones?dry_run=true", "un", {**TANF, "id": "z", "parties": ["un"]}), 429)
     assert world.size() == size  # a refused dry run leaves nothing
     # the others are not held back
@@ -184,9 +184,9 @@ def test_the_rate_limit_holds_per_party(make_world):
         assert world.post("/v1/operations?dry_run=true", party, plan(f"{party}-p")).status_code == 200
     # real declarations are not limited
     assert world.post("/v1/operations", "un", plan("real")).status_code == 201
-    clock[0] += 30
+    world.clock.advance(seconds=30)
     assert world.post("/v1/operations?dry_run=true", "un", plan("p3")).headers["Retry-After"] == "30"
-    clock[0] += 30.5
+    world.clock.advance(seconds=30.5)
     assert world.post("/v1/operations?dry_run=true", "un", plan("p3")).status_code == 200
     # a retry with the same Idempotency-Key gets its first answer and is not counted again
     first = world.post("/v1/operations?dry_run=true", "un", plan("p4"), key="k1")
@@ -194,7 +194,47 @@ def test_the_rate_limit_holds_per_party(make_world):
     for _ in range(5):
         again = world.post("/v1/operations?dry_run=true", "un", plan("p4"), key="k1")
         assert again.status_code == 200 and again.json() == first.json()
+    assert world.post("/v1/operations?dry_run=true", "un", plan("p5")).status_code == 200  # the third this minute
     restart_keeps_views(world).close()
+    # the count is the log's: a restart does not start it again
+    again = World(world.db, world.key_path, world.clock, world.tokens, dry_runs_per_minute=3)
+    try:
+        assert_error(again.post("/v1/operations?dry_run=true", "un", plan("p6")), 429, "rate_limited")
+    finally:
+        again.close()
+
+
+def test_the_rate_limit_holds_across_processes_serving_one_log(make_world):
+    """Two services on one SQLite store (the writers take the store's lock and catch up on each
+    other's entries): together they allow the party its limit, not the limit each."""
+    first = make_world(dry_runs_per_minute=3)
+    second = World(first.db, first.key_path, first.clock, first.tokens, dry_runs_per_minute=3)
+    try:
+        assert first.post("/v1/operations?dry_run=true", "un", plan("p0")).status_code == 200
+        assert second.post("/v1/operations?dry_run=true", "un", plan("p1")).status_code == 200
+        assert first.post("/v1/operations?dry_run=true", "un", plan("p2")).status_code == 200
+        size = first.service.store.entries()[-1].seq
+        for world in (second, first):
+            r = world.post("/v1/operations?dry_run=true", "un", plan("p3"))
+            assert_error(r, 429, "rate_limited")
+        assert first.service.store.entries()[-1].seq == size
+        # another party's dry runs through either are not held back
+        assert second.post("/v1/operations?dry_run=true", "coalition", plan("c0")).status_code == 200
+        first.clock.advance(seconds=61)
+        assert second.post("/v1/operations?dry_run=true", "un", plan("p3")).status_code == 200
+    finally:
+        second.close()
+
+
+def test_the_writer_refuses_a_dry_run_beyond_the_limit_that_the_first_look_let_through(make_world):
+    """The limit is checked where the command is written, after catching up with the log: dry runs
+    that all passed the first look (made at once, or through another process meanwhile) are
+    refused there once the log has the limit's worth."""
+    world = make_world(dry_runs_per_minute=2)
+    command = draft_command("un", "operation", plan("p"), 0, 0, [], limit=2)
+    outcomes = world.service.ledger.execute_many([Request(command, world.clock()) for _ in range(3)])
+    assert [type(o).__name__ for o in outcomes] == ["tuple", "tuple", "RateLimited"]
+    assert outcomes[2].retry_after_s == 60
 
 
 def test_the_limit_is_a_setting_with_a_default():

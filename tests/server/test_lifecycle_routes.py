@@ -122,3 +122,77 @@ def test_changes_survive_a_restart_on_each_store(make_world, store_url):
         assert {p: (again.events(p), again.get("/v1/operations", p)) for p in again.tokens} == before
     finally:
         again.close()
+
+
+def test_a_conflict_amended_away_and_back_warns_again_and_the_new_warning_can_be_acknowledged(world):
+    setup(world)
+    assert world.post("/v1/messages/convoy/tanf/ack", "militia").status_code == 200
+    assert put(world, "/v1/operations/convoy", "militia", FAR, version=1).status_code == 200
+    back = put(world, "/v1/operations/convoy", "militia", PLAN, version=2)
+    assert back.status_code == 200, back.text
+    types = [e["type"] for e in back.json()["events"]]
+    assert types[:2] == ["operation.amended", "plan.conflict"]
+    sent = [e for e in world.events("militia") if e["type"] == "message.sent"]
+    assert [e["message"] for e in sent] == ["convoy/tanf", "convoy/tanf/2"]
+    r = world.post("/v1/messages/convoy/tanf/2/ack", "militia")
+    assert r.status_code == 200, r.text
+    assert "message.acknowledged" in [e["type"] for e in r.json()["events"]]
+
+
+def delete_with_body(world, path, party, body, reason=None):
+    content = body if isinstance(body, bytes) else dumps(body).encode()
+    return world.client.request("DELETE", path, content=content, params={"reason": reason} if reason else {},
+                                headers=world.h(party, **{"Content-Type": "application/json"}))
+
+
+@pytest.mark.parametrize("path, party", [("/v1/operations/convoy", "militia"), ("/v1/zones/tanf", "coalition")])
+def test_the_reason_may_be_the_body_and_the_same_in_the_query(world, path, party):
+    setup(world)
+    r = delete_with_body(world, path, party, {"reason": "the road is closed"}, reason="the road is closed")
+    assert r.status_code == 200, r.text
+    assert r.json()["events"][0]["reason"] == "the road is closed"
+
+
+@pytest.mark.parametrize("body, query, status", [
+    ({"reason": "closed"}, "open", 422),  # two different reasons: which is on the record?
+    ({"reason": " "}, None, 422),
+    ({"reason": "closed", "version": 1}, None, 422),  # the reason, and only the reason
+    ({"why": "closed"}, None, 422),
+    (["closed"], None, 422),
+    (b"closed", None, 400),
+])
+def test_a_reason_given_twice_differently_or_badly_is_refused_naming_it_and_nothing_is_written(world, body, query,
+                                                                                               status):
+    setup(world)
+    size = world.size()
+    error = assert_error(delete_with_body(world, "/v1/operations/convoy", "militia", body, reason=query), status)
+    if status == 422:
+        assert [d["path"] for d in error["details"]] == ["" if isinstance(body, list) else "reason"], error
+    assert world.size() == size
+    assert world.get("/v1/operations", "militia")[0]["state"] == "planned"
+
+
+def test_a_retry_with_the_same_key_and_another_if_match_is_not_taken_for_the_first(world):
+    """An Idempotency-Key retried with the body and target of the first request but another
+    If-Match asks something else (to amend another version): 422 like a key reused for another
+    body, not the first answer passed off as its own."""
+    setup(world)
+    headers = world.h("militia", **{"Idempotency-Key": "amend-1", "If-Match": "1"})
+    first = world.client.put("/v1/operations/convoy", json=FAR, headers=headers)
+    assert first.status_code == 200, first.text
+    size = world.size()
+    again = world.client.put("/v1/operations/convoy", json=FAR, headers=headers)
+    assert (again.status_code, again.json()) == (200, first.json())  # a true retry: its first answer
+    other = world.client.put("/v1/operations/convoy", json=FAR, headers={**headers, "If-Match": "2"})
+    assert_error(other, 422, "idempotency_key_reused")
+    unmatched = {k: v for k, v in headers.items() if k != "If-Match"}
+    assert_error(world.client.put("/v1/operations/convoy", json=FAR, headers=unmatched), 422, "idempotency_key_reused")
+    assert world.size() == size
+
+
+def test_a_retry_with_the_same_key_read_as_ndjson_instead_of_json_is_not_taken_for_the_first(world):
+    body = b'[{"t": "2017-06-06T05:01:00Z", "id": "u1", "lon": 39.8, "lat": 33.51}]'
+    first = world.post("/v1/positions", "militia", content=body, content_type="application/json", key="p-1")
+    assert first.status_code == 202, first.text
+    other = world.post("/v1/positions", "militia", content=body, content_type="application/x-ndjson", key="p-1")
+    assert_error(other, 422, "idempotency_key_reused")

@@ -92,12 +92,15 @@ def operations_command(party: str, specs: list[dict]) -> dict:
     return {"type": "operations.declare", "party": party, "operations": list(specs)}
 
 
-def draft_command(party: str, kind: str, spec: dict, conflicts: int, hidden: int, told: list[dict]) -> dict:
+def draft_command(party: str, kind: str, spec: dict, conflicts: int, hidden: int, told: list[dict],
+                  limit: int | None = None) -> dict:
     """A dry run: the draft (a zone or an operation, as sent), how many of its conflicts are with items
     its party may see and how many with others, and the owners told of those (party, item, item_kind,
-    window), as found at the time."""
-    return {"type": "draft.check", "party": party, "draft_kind": kind, "draft": spec, "conflicts": conflicts,
-            "hidden": hidden, "told": list(told)}
+    window), as found at the time; ``limit``: how many dry runs the party may make a minute (the
+    command is refused when the log has that many of the party's in the minute before it)."""
+    command = {"type": "draft.check", "party": party, "draft_kind": kind, "draft": spec, "conflicts": conflicts,
+               "hidden": hidden, "told": list(told)}
+    return command if limit is None else {**command, "limit": limit}
 
 
 def message_command(message_id: str, sender: str, to: str, kind: str, text: str, ref: str | None) -> dict:
@@ -252,7 +255,7 @@ def _declare_all(engine: Engine, ops, t: datetime) -> list[Event]:
 
 def _draft(engine: Engine, c: dict, t: datetime) -> list[Event]:
     return engine.note_draft(t, c["party"], c["draft"]["id"], c["draft_kind"], c["conflicts"], c["hidden"],
-                             c["told"])
+                             c["told"], c.get("limit"))
 
 
 def decode_reports(text: str, ndjson: bool) -> Any:

@@ -128,6 +128,8 @@ class Channel:
         self.lines = {_line(p.id, o) for p in parties.values() for o in p.channels if o in parties}
         self.suspended: set[frozenset[str]] = set()
         self.messages: dict[str, Message] = {}
+        self.about: dict[str, list[str]] = {}
+        """The ids of the messages whose ``ref`` is each zone or operation, in the order they were sent."""
         self.by_cause: dict[str, str] = {}
         self._timers: list[tuple[datetime, int, str, str]] = []
         self._timer_seq = 0
@@ -170,6 +172,8 @@ class Channel:
         elif message.level is not None and message.cause is None:
             message.level = None  # only an automatic message escalates
         self.messages[message.id] = message
+        if isinstance(message.ref, str):
+            self.about.setdefault(message.ref, []).append(message.id)
         if message.cause is not None:
             self.by_cause[message.cause] = message.id
         sent = {**message.header(), "text": message.text, **message.extra}

@@ -1,14 +1,15 @@
 """The Engine: takes timestamped commands, returns events. No clock, no I/O, no threads."""
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from ..errors import Refused
+from ..errors import RateLimited, Refused
 from ..geo.shapes import Shape
 from ..geo.volumes import TimeWindow
 from ..geo.zones import ZoneIndex
@@ -17,6 +18,7 @@ from .channel import Channel, Message, MessageRecord
 from .events import Event, EventType
 from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
+from .states import OperationClock, OperationState
 from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
 from .tactical import INSIDE, Previous, ProximityWatch, ZoneWatch, jumps, plausible, velocities
 from .tracks import ReportBatch, TrackState, TrackTable, to_us
@@ -82,6 +84,9 @@ class BroadcastRecord:
     reached: tuple[tuple[str, datetime], ...]
 
 
+DRAFT_WINDOW = timedelta(seconds=60)
+"""The while over which a party's dry runs are counted against the limit a draft.check command carries."""
+
 NEVER = TimeWindow(datetime(1, 1, 1, tzinfo=timezone.utc), datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc))
 """The window of a withdrawn zone as the watch sees it: it holds at no time that comes."""
 
@@ -141,6 +146,11 @@ class Engine:
         """Withdrawn zones and cancelled operations: (when, by whom, why)."""
         self._open_conflicts: dict[tuple[str, str], dict] = {}
         self._involved: dict[str, set[str]] = {}
+        self._op_states = OperationClock()
+        self._rounds: Counter[tuple[str, str]] = Counter()
+        """How often each conflict (by :func:`_pair`) has begun: a conflict that returns is warned again."""
+        self._drafts: dict[str, deque[datetime]] = {}
+        """Each party's dry runs of the last :data:`DRAFT_WINDOW`, by time."""
 
     def set_policy(self, policy: Policy) -> None:
         """Adopt other rules; only while nothing but parties was added (no zone, plan, report,
@@ -161,15 +171,27 @@ class Engine:
         return [self._event(t, kind, fields) for kind, fields in findings]
 
     def advance(self, until: datetime, inclusive: bool = False) -> list[Event]:
-        """Fire deadlines and window ends falling due before ``until`` (or at it, if inclusive).
+        """Fire deadlines, window ends and operations' changes of state falling due before ``until``
+        (or at it, if inclusive), each at its own time, in time order (at one time, the channel's
+        first, then the operations' in the order they were scheduled).
 
         Every command calls this first; a driver calls it with ``inclusive=True`` at the end of
         a replay, or on a timer in a live service, so deadlines fire on time without a command.
         """
         out: list[Event] = []
-        while (due := self.channel.next_due()) is not None and (due < until or (inclusive and due == until)):
-            out += [self._event(at, kind, fields) for at, (kind, fields) in self.channel.fire(due)]
+        while (due := self.next_due()) is not None and (due < until or (inclusive and due == until)):
+            if self.channel.next_due() == due:
+                out += [self._event(at, kind, fields) for at, (kind, fields) in self.channel.fire(due)]
+            else:
+                out += [self._state_changed(at, op_id, state) for at, op_id, state in self._op_states.fire(due)]
         return out
+
+    def _state_changed(self, t: datetime, op_id: str, state: OperationState) -> Event:
+        """operation.activated or operation.ended, told to the parties told of the operation then."""
+        kind = EventType.OPERATION_ACTIVATED if state == OperationState.ACTIVE else EventType.OPERATION_ENDED
+        op = self.operations[op_id]
+        return self._event(t, kind, {"operation": op_id, "party": op.party, "version": self.versions[op_id],
+                                     "parties": self.told_of(op_id)})
 
     def perimeter_m(self, zone: Zone) -> float:
         """Width in metres of the zone's perimeter band (where a unit is warned before it enters):
@@ -249,8 +271,8 @@ class Engine:
             out |= set(zone.parties) | set(zone.allowed)
         if item_id in self.operations:
             out.add(self.operations[item_id].party)
-        for m in self.channel.messages.values():
-            if m.ref == item_id and m.delivered_at is not None:
+        for m in map(self.channel.messages.__getitem__, self.channel.about.get(item_id, ())):
+            if m.delivered_at is not None:
                 out |= set(m.route[1:]) | {m.sender}
         return sorted(out)
 
@@ -260,8 +282,9 @@ class Engine:
         for key in [k for k in self._open_conflicts if item_id in k and k not in still]:
             fields = self._open_conflicts.pop(key)
             out.append(self._event(t, EventType.PLAN_CONFLICT_ENDED, {**fields, "reason": reason}))
-            op, other = fields["operation"], fields["other"]
-            keys = [message_key(op, other)] + ([message_key(other, op)] if fields["other_kind"] == "operation" else [])
+            op, other, round_ = fields["operation"], fields["other"], self._round_part(key)
+            keys = [message_key(op, other, *round_)] + (
+                [message_key(other, op, *round_)] if fields["other_kind"] == "operation" else [])
             for k in keys:
                 out += self._emit(t, self.channel.cause_ended(t, f"cause:{k}", reason))
         return out
@@ -282,8 +305,10 @@ class Engine:
         self.operations[op.id] = op
         self._plans.add(op.id, op.volumes)
         self.versions[op.id] += 1
+        state = self._op_states.set(op, t)
         events.append(self._event(t, EventType.OPERATION_AMENDED, {
-            "operation": op.id, "party": op.party, "version": self.versions[op.id], "parties": self.told_of(op.id)}))
+            "operation": op.id, "party": op.party, "version": self.versions[op.id], "parties": self.told_of(op.id),
+            "state": str(state)}))
         return events + self._recheck(t, op.id, found, f"operation {op.id} was amended")
 
     def cancel_operation(self, t: datetime, op_id: str, by: str, reason: str) -> list[Event]:
@@ -292,6 +317,7 @@ class Engine:
         self._check_change(op_id, "operation", by, None)
         events = self.advance(t)
         self.ended[op_id] = (t, by, reason)
+        self._op_states.cancel(op_id)
         events.append(self._event(t, EventType.OPERATION_CANCELLED, {
             "operation": op_id, "party": by, "reason": reason, "version": self.versions[op_id],
             "parties": self.told_of(op_id)}))
@@ -386,7 +412,9 @@ class Engine:
         self._plans.add(op.id, op.volumes)
         self.declared_at[op.id] = t
         self.versions[op.id] = 1
-        events.append(self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party}))
+        state = self._op_states.set(op, t)
+        events.append(self._event(t, EventType.OPERATION_DECLARED, {"operation": op.id, "party": op.party,
+                                                                    "state": str(state)}))
         for c in found:
             events += self._conflict(t, c)
         if op.notify:
@@ -422,12 +450,22 @@ class Engine:
         return self._bind(conflicts_with_zones(op, zones)) + conflicts_with_operations(op, others)
 
     def note_draft(self, t: datetime, party: str, draft: str, draft_kind: str, conflicts: int, hidden: int,
-                   told: list[dict]) -> list[Event]:
+                   told: list[dict], limit: int | None = None) -> list[Event]:
         """A party's draft (a dry run) was checked: ``draft.checked`` for the party (``conflicts``
         with items it may see, ``hidden`` with items it may not), then ``draft.conflict`` for each owner of an
         item it may not see that the draft met: ``told`` holds dicts of party, item, item_kind and
-        window (start and end). Nothing else changes."""
+        window (start and end). Nothing else changes.
+
+        ``limit``: RateLimited (nothing changed) if the party's dry runs in the :data:`DRAFT_WINDOW`
+        up to ``t`` number ``limit`` already (the count is the log's, so it holds however many
+        processes write the log, and across restarts)."""
+        if limit is not None and (wait_s := self.draft_wait_s(party, t, limit)):
+            raise RateLimited(f"at most {limit} dry runs a minute per party; retry in {wait_s} s", wait_s)
         events = self.advance(t)
+        mine = self._drafts.setdefault(party, deque())
+        mine.append(t)
+        while mine[0] <= t - DRAFT_WINDOW:
+            mine.popleft()
         events.append(self._event(t, EventType.DRAFT_CHECKED, {
             "party": party, "draft": draft, "draft_kind": draft_kind, "conflicts": conflicts, "hidden": hidden}))
         for n in told:
@@ -435,6 +473,14 @@ class Engine:
                 "party": n["party"], "by": party, "draft": draft, "draft_kind": draft_kind, "item": n["item"],
                 "item_kind": n["item_kind"], "window": dict(n["window"])}))
         return events
+
+    def draft_wait_s(self, party: str, t: datetime, limit: int) -> int:
+        """Whole seconds from ``t`` until the party may make another dry run under ``limit`` a
+        :data:`DRAFT_WINDOW` (0: it may now), by the dry runs the log has of it."""
+        recent = [d for d in self._drafts.get(party, ()) if d > t - DRAFT_WINDOW]
+        if len(recent) < limit:
+            return 0
+        return max(1, math.ceil((recent[-limit] + DRAFT_WINDOW - t).total_seconds())) if recent else 60
 
     def check_zone(self, zone: Zone) -> list[PlanConflict]:
         """Conflicts a zone would have with the operations declared, without declaring it (through
@@ -451,6 +497,8 @@ class Engine:
             **self._priorities(c),
         })
         out = [event]
+        self._rounds[_pair(c)] += 1
+        round_ = self._round_part(_pair(c))
         self._open_conflicts[_pair(c)] = {"operation": c.operation, "other": c.other, "other_kind": c.other_kind,
                                           "parties": list(c.parties)}
         for item in (c.operation, c.other):
@@ -464,16 +512,23 @@ class Engine:
             if sender is not None:
                 text = (f"Your planned operation {c.operation} enters zone {zone.id} ({zone.name or zone.kind}), "
                         "where your party is not on the allowed list. Acknowledge.")
-                out += self._warn(t, message_key(c.operation, zone.id), sender, party, text, zone.id, cause,
-                                  c.window.end)
+                out += self._warn(t, message_key(c.operation, zone.id, *round_), sender, party, text, zone.id,
+                                  cause, c.window.end)
         else:
             other = self.operations[c.other]
             for mine, theirs in ((op, other), (other, op)):
                 text = (f"Operation {theirs.id} of {theirs.party} shares space and time with your operation "
                         f"{mine.id}. Acknowledge.")
-                out += self._warn(t, message_key(mine.id, theirs.id), theirs.party, mine.party, text, theirs.id,
-                                  cause, c.window.end)
+                out += self._warn(t, message_key(mine.id, theirs.id, *round_), theirs.party, mine.party, text,
+                                  theirs.id, cause, c.window.end)
         return out
+
+    def _round_part(self, pair: tuple[str, str]) -> tuple[int, ...]:
+        """What a conflict's warnings add to their ids: nothing the first time it begins
+        (``OPERATION/OTHER``), its round after (``OPERATION/OTHER/2`` once an amendment ended it and
+        another brought it back), so that a returning conflict is warned again."""
+        n = self._rounds[pair]
+        return () if n <= 1 else (n,)
 
     def _priorities(self, c: PlanConflict) -> dict:
         """Both operations' priorities (higher wins), for a conflict between two plans."""
@@ -673,8 +728,16 @@ class Engine:
 
     # -- reading: what drivers and views may ask; nothing here changes the engine ------------------
     def next_due(self) -> datetime | None:
-        """When the next deadline or window end falls due (what :meth:`advance` would fire), or None."""
-        return self.channel.next_due()
+        """When the next deadline, window end or change of an operation's state falls due (what
+        :meth:`advance` would fire), or None. Drops lapsed changes of state on the way: call it
+        where the engine is not being changed (under the ledger's lock, in the service)."""
+        due = [d for d in (self.channel.next_due(), self._op_states.next_due()) if d is not None]
+        return min(due) if due else None
+
+    def operation_state(self, op_id: str) -> OperationState | None:
+        """Where an operation stands, as its events told it (the last of ``operation.declared``,
+        ``.amended``, ``.activated``, ``.ended`` and ``.cancelled``); None for an unknown id."""
+        return self._op_states.states.get(op_id)
 
     def message(self, message_id: str) -> MessageRecord | None:
         """A message with its record as it stands, or None for an id never used."""
@@ -687,7 +750,7 @@ class Engine:
 
     def messages_about(self, item: str) -> list[MessageRecord]:
         """The messages referring to the zone or operation ``item``, in the order they were sent."""
-        return [m.record() for m in self.channel.messages.values() if m.ref == item]
+        return [self.channel.messages[k].record() for k in self.channel.about.get(item, ())]
 
     def broadcast_record(self, broadcast_id: str) -> BroadcastRecord | None:
         """An area broadcast and the parties it has reached so far, or None for an id never used."""

@@ -45,6 +45,8 @@ class EventType(StrEnum):
     ZONE_WITHDRAWN = "zone.withdrawn"
     OPERATION_AMENDED = "operation.amended"
     OPERATION_CANCELLED = "operation.cancelled"
+    OPERATION_ACTIVATED = "operation.activated"
+    OPERATION_ENDED = "operation.ended"
     PLAN_CONFLICT_ENDED = "plan.conflict_ended"
     DRAFT_CHECKED = "draft.checked"
     DRAFT_CONFLICT = "draft.conflict"

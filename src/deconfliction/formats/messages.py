@@ -140,12 +140,13 @@ def parse_area(spec: dict, path: str, problems: list[Problem], after: datetime |
 
 
 def automatic_ids(zones: dict, operations: dict, tracks: set[str]) -> callable:
-    """A test for the ids the engine gives automatic messages: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION,
-    notify/ITEM/PARTY/1 (a declaration's notification)."""
+    """A test for the ids the engine gives automatic messages: ZONE/TRACK/N, OPERATION/ZONE, OPERATION/OPERATION
+    (OPERATION/OTHER/N for a conflict that returned), notify/ITEM/PARTY/1 (a declaration's notification)."""
     def known(message_id: str) -> bool:
         parts = message_key_parts(message_id)
         if len(parts) == 3:
-            return parts[0] in zones and parts[1] in tracks and parts[2].isdigit() and int(parts[2]) > 0
+            plan = parts[0] in operations and (parts[1] in zones or parts[1] in operations)
+            return ((parts[0] in zones and parts[1] in tracks) or plan) and parts[2].isdigit() and int(parts[2]) > 0
         if len(parts) == 2:
             return parts[0] in operations and (parts[1] in zones or parts[1] in operations)
         if len(parts) == 4:  # a notification: notify/ITEM/PARTY/1

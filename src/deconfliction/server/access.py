@@ -36,7 +36,9 @@ class Viewer:
 
 _ZONE_TRACKING = frozenset({"zone.approaching", "zone.entered", "zone.exited", "zone.crossed"})
 _BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended"})
-_CHANGES = frozenset({"zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled"})
+_CHANGES = frozenset({"zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled",
+                      "operation.activated", "operation.ended"})
+"""Changes of a zone or an operation (by its owner, or by the clock), for the parties told of it then."""
 _DRAFTS = frozenset({"draft.checked", "draft.conflict"})
 """A dry run's record, for the party that checked its draft; the owner told of a hidden item it met."""
 
@@ -163,14 +165,15 @@ class Access:
         return (z for z in self.engine.zones.values() if self.sees_zone(z.id))
 
     # -- operations ------------------------------------------------------------------------------
-    def operations(self, log: Iterable[dict], now: datetime | None = None) -> list[dict]:
-        """The viewer's operations, whole (with their version and state at ``now``); another party's
-        that notified the viewer of it (``notify``), with what the notification told (name and
+    def operations(self, log: Iterable[dict]) -> list[dict]:
+        """The viewer's operations, whole (with their version, and their state as their events told
+        it); another party's that notified the viewer of it (``notify``), with what the notification told (name and
         volumes, ``notified: true``); and another party's where the log has a plan.conflict between
         it and one of the viewer's, and only what the conflict needs: with which, and when."""
         engine, party = self.engine, self.viewer.party
         out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes],
-                "version": engine.versions.get(op.id), **render.operation_state(op, engine.ended.get(op.id), now)}
+                "version": engine.versions.get(op.id),
+                **render.operation_state(engine.operation_state(op.id), engine.ended.get(op.id))}
                for op in engine.operations.values() if op.party == party]
         out += [{"id": op.id, "party": op.party, "name": op.name, "notified": True,
                  "volumes": [render.volume(v) for v in op.volumes]}

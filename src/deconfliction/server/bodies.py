@@ -44,8 +44,13 @@ async def body_of(request: Request, parse: bool = True) -> tuple[bytes, Any]:
             return raw, [json.loads(line) for line in text.splitlines() if line.strip()]
         except (ValueError, RecursionError) as exc:
             raise ApiError(400, "invalid_json", f"a line is not JSON: {exc}") from None
+    return raw, parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    """A body's JSON; 400 if it is not JSON."""
     try:
-        return raw, json.loads(text)
+        return json.loads(raw.decode("utf-8", errors="replace"))
     except RecursionError:
         raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
     except ValueError as exc:
@@ -59,13 +64,32 @@ async def begin(request: Request, authorization: str | None, key: str | None,
     raw, body = await body_of(request, parse)
     if key is None:
         return viewer, raw, body, (None, "")
-    target = f"{request.method} {request.url.path}?{request.url.query}\n"
-    fingerprint = hashlib.sha256(target.encode() + raw).hexdigest()  # what a retry must repeat
+    fingerprint = hashlib.sha256(_target(request).encode() + raw).hexdigest()  # what a retry must repeat
     idem = (viewer.party, key)
     prior = service_of(request).prior_answer(idem, fingerprint)
     if prior is not None:
         raise Replayed(*prior)
     return viewer, raw, body, (idem, fingerprint)
+
+
+MEANINGFUL_HEADERS = ("if-match",)
+"""Headers that change what a write means (the version an amendment replaces): a retry with the same
+Idempotency-Key must repeat them, as it repeats the method, the target and the body."""
+
+
+def _target(request: Request) -> str:
+    """The first line of a request's fingerprint: method, path, query, and what else changes the
+    meaning of the body (the headers above, their values as JSON strings; NDJSON for a body read as
+    NDJSON), tab-separated (a tab is neither in a request target nor in a JSON string), so that
+    requests without them keep the fingerprint they had before these were added."""
+    line = f"{request.method} {request.url.path}?{request.url.query}"
+    for name in MEANINGFUL_HEADERS:
+        value = request.headers.get(name)
+        if value is not None:
+            line += f"\t{name}: {json.dumps(value)}"
+    if request.headers.get("content-type", "").startswith("application/x-ndjson"):
+        line += "\tbody: ndjson"
+    return line + "\n"
 
 
 async def write(request: Request, command: dict, answer, request_id: RequestId, prepared=None,

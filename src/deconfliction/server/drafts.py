@@ -2,10 +2,6 @@
 operations declared together (an array sent to POST /v1/operations)."""
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -16,6 +12,7 @@ from ..app.commands import draft_command, operations_command, parse_items
 from ..engine.core import Engine
 from ..engine.model import Operation
 from ..engine.strategic import PlanConflict
+from ..errors import RateLimited
 from .access import Access, Viewer
 from .auth import service_of
 from .bodies import RequestId, own, write
@@ -26,43 +23,27 @@ MAX_BATCH = 1_000
 one go, and other parties' writes wait meanwhile."""
 
 
-class RateLimit:
-    """At most ``per_minute`` events per party in any 60 s (a sliding window, each party its own)."""
-
-    def __init__(self, per_minute: int, now: Callable[[], float] = time.monotonic):
-        self.per_minute, self.now = per_minute, now
-        self._seen: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def take(self, party: str) -> None:
-        """Count one for ``party``, or 429 with Retry-After (whole seconds until one is free again)."""
-        now = self.now()
-        with self._lock:
-            seen = self._seen.setdefault(party, deque())
-            while seen and seen[0] <= now - 60:
-                seen.popleft()
-            if len(seen) >= self.per_minute:
-                wait = max(1, math.ceil(seen[0] + 60 - now)) if seen else 60
-                raise ApiError(429, "rate_limited",
-                               f"at most {self.per_minute} dry runs a minute per party; retry in {wait} s",
-                               [{"path": "dry_run", "reason": f"limit of {self.per_minute} a minute reached"}],
-                               headers={"Retry-After": str(wait)})
-            seen.append(now)
-
-
 async def dry_run(request: Request, viewer: Viewer, kind: str, spec: dict, rid: RequestId,
                   find: Callable[[], list[PlanConflict]]) -> JSONResponse:
     """Check a draft (``find`` gives its conflicts, called under the ledger's lock) and log the check:
     the answer names only conflicts with items the caller may see, and counts the others, whose
-    owners are told (``draft.conflict``)."""
+    owners are told (``draft.conflict``).
+
+    The party's dry runs are limited (``dry_runs_per_minute``) by those the log has of it: the
+    command carries the limit and the writer refuses it (429, :class:`RateLimited`) when the log,
+    with what other processes wrote to it, already has that many in the minute before it; so the
+    limit holds however many processes serve the log, and across restarts. The count is looked at
+    here first too, so that a refused dry run costs no check."""
     service = service_of(request)
-    service.dry_runs.take(viewer.party)
+    limit = service.settings.dry_runs_per_minute
     ledger = service.ledger
     with ledger.lock:
+        if wait_s := ledger.engine.draft_wait_s(viewer.party, service.clock(), limit):
+            raise RateLimited(f"at most {limit} dry runs a minute per party; retry in {wait_s} s", wait_s)
         shown, hidden, told = Access(ledger.engine, viewer).draft_conflicts(find(), kind)
     body = {kind: spec["id"], "recorded": False, "conflicts": shown, "hidden_conflicts": hidden,
             "owners_told": hidden > 0}
-    command = draft_command(viewer.party, kind, spec, len(shown), hidden, told)
+    command = draft_command(viewer.party, kind, spec, len(shown), hidden, told, limit)
     return await write(request, command, lambda events: (200, body), rid)
 
 

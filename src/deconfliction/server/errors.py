@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import DeconflictionError, ScenarioError
+from ..errors import DeconflictionError, RateLimited, ScenarioError
 
-STATUS = {"invalid_scenario": 422, "invalid_geometry": 422, "error": 409, "store_error": 409, "log_mismatch": 500}
+STATUS = {"invalid_scenario": 422, "invalid_geometry": 422, "error": 409, "store_error": 409, "log_mismatch": 500,
+          "rate_limited": 429}
 """The one table from error codes to HTTP statuses."""
 
 
@@ -86,6 +87,12 @@ async def _refused(request: Request, exc: DeconflictionError):
     return JSONResponse(error_body(exc.code, str(exc)), status_code=STATUS.get(exc.code, 409))
 
 
+async def _rate_limited(request: Request, exc: RateLimited):
+    details = [{"path": "dry_run", "reason": f"the limit is reached; retry in {exc.retry_after_s} s"}]
+    return JSONResponse(error_body(exc.code, str(exc), details), status_code=STATUS[exc.code],
+                        headers={"Retry-After": str(exc.retry_after_s)})
+
+
 async def _http(request: Request, exc: StarletteHTTPException):
     return JSONResponse(error_body("http_error", str(exc.detail)), status_code=exc.status_code)
 
@@ -96,7 +103,7 @@ async def _validation(request: Request, exc: RequestValidationError):
 
 
 HANDLERS = {Replayed: _replayed, ApiError: _api_error, ScenarioError: _invalid, DeconflictionError: _refused,
-            StarletteHTTPException: _http, RequestValidationError: _validation}
+            RateLimited: _rate_limited, StarletteHTTPException: _http, RequestValidationError: _validation}
 """Each error and what answers it (for an error of a subclass, the handler of its nearest class)."""
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..engine.agreement import AgreementRecord
-from datetime import datetime
-
-from ..engine.model import Operation, Zone
+from ..engine.model import Zone
 from ..engine.strategic import PlanConflict
 from ..geo.volumes import TimeWindow, Volume4D
 from ..times import format_time, parse_instant
@@ -39,20 +37,13 @@ def _ended(ended: tuple | None) -> dict | None:
     return None if ended is None else {"at": format_time(ended[0]), "by": ended[1], "reason": ended[2]}
 
 
-def operation_state(op: Operation, ended: tuple | None, now: datetime | None) -> dict:
-    """``state``: cancelled, or by its windows at ``now``: planned (before the first starts),
-    active, ended (after the last ends); with ``cancelled: {at, by, reason}`` when cancelled."""
+def operation_state(state: str | None, ended: tuple | None) -> dict:
+    """``state`` as the operation's events told it (planned, active, ended, cancelled: see
+    :class:`..engine.states.OperationState`), with ``cancelled: {at, by, reason}`` when cancelled."""
+    out = {} if state is None else {"state": str(state)}
     if ended is not None:
-        return {"state": "cancelled", "cancelled": _ended(ended)}
-    if now is None:
-        return {}
-    starts = [v.window.start for v in op.volumes]
-    ends = [v.window.end for v in op.volumes]
-    if None not in starts and now < min(starts):
-        return {"state": "planned"}
-    if None not in ends and now >= max(ends):
-        return {"state": "ended"}
-    return {"state": "active"}
+        out["cancelled"] = _ended(ended)
+    return out
 
 
 def dry_conflict(c: PlanConflict) -> dict:

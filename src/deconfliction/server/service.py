@@ -17,7 +17,6 @@ from ..app.ledger import Ledger, Request
 from ..log.signing import SigningKey
 from ..log.store import PartyRecord, Store, open_store
 from .access import Access, Viewer
-from .drafts import RateLimit
 from .tokens import find_party, new_token, token_hash
 from ..app.commands import apply
 
@@ -58,7 +57,6 @@ class Service:
     def __init__(self, settings: Settings, store: Store | None = None, clock: Clock = utc_now):
         self.settings = settings
         self.clock = clock
-        self.dry_runs = RateLimit(settings.dry_runs_per_minute)
         self.store = store or open_store(settings.db)
         try:
             self.key, self.ledger = self._open_ledger(settings)
@@ -231,9 +229,9 @@ class Service:
 
     def tick(self) -> list[Event]:
         """Fire deadlines that fell due by now, as a logged clock command."""
-        with self.ledger.lock:
+        with self.ledger.lock:  # the writer changes the timers meanwhile otherwise
             self.ledger.catch_up()
-        due = self.ledger.engine.next_due()
+            due = self.ledger.engine.next_due()
         now = self.clock()
         if due is None or due > now:
             return []

@@ -83,4 +83,4 @@ def get_operations(request: Request, authorization: str | None = Header(None)):
     ledger = service_of(request).ledger
     with ledger.lock:
         log = (entry.body for entry in ledger.entries if entry.kind == "event")
-        return Access(ledger.engine, viewer).operations(log, service_of(request).clock())
+        return Access(ledger.engine, viewer).operations(log)

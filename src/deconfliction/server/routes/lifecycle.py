@@ -8,7 +8,7 @@ from ...app.commands import (operation_amend_command, operation_cancel_command, 
 from ...engine.core import Engine
 from ..access import Access, Viewer
 from ..auth import service_of
-from ..bodies import begin, body_schema, own, require_object, write
+from ..bodies import begin, body_schema, own, parse_json, reason_of, require_object, write
 from ..errors import ApiError, ErrorBody
 from .messages import with_events
 
@@ -17,7 +17,11 @@ router = APIRouter()
 PRECONDITION = {428: {"model": ErrorBody, "description": "an amendment without If-Match"}}
 
 IF_MATCH = "the version amended, as GET /v1/zones or /v1/operations gives it (428 without it, 409 when stale)"
-REASON = Query(None, description="Why it is withdrawn or cancelled (required, a non-empty text).")
+REASON = Query(None, description="Why it is withdrawn or cancelled: here, or as the body `{\"reason\": TEXT}` "
+                                 "(one of the two is required, a non-empty text; both must say the same).")
+REASON_BODY = {"requestBody": {"required": False, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"reason": {"type": "string", "minLength": 1}}, "required": ["reason"],
+    "additionalProperties": False}}}}}
 
 
 def _version(if_match: str | None) -> int:
@@ -31,7 +35,14 @@ def _version(if_match: str | None) -> int:
     return int(text)
 
 
-def _reason(reason: str | None) -> str:
+def _reason(query: str | None, raw: bytes) -> str:
+    """The reason of a withdrawal or cancellation: the query's ``reason``, or the body's
+    ``{"reason": TEXT}``; when both are given they must be the same text (422 naming ``reason``)."""
+    body = reason_of(parse_json(raw)) if raw.strip() else None
+    if query is not None and body is not None and query != body:
+        raise ApiError(422, "invalid_scenario", "the reason is given twice, as two different texts",
+                       [{"path": "reason", "reason": "the query's and the body's differ: give one, or the same"}])
+    reason = body if body is not None else query
     if reason is None or not reason.strip():
         raise ApiError(422, "invalid_scenario", "give a reason", [{"path": "reason", "reason": "is required: a non-empty text"}])
     return reason
@@ -86,7 +97,7 @@ async def put_zone(zone_id: str, request: Request, authorization: str | None = H
     return await write(request, zone_amend_command(viewer.party, spec, version), answer, rid)
 
 
-@router.delete("/v1/zones/{zone_id:path}", status_code=200)
+@router.delete("/v1/zones/{zone_id:path}", status_code=200, openapi_extra=REASON_BODY)
 async def delete_zone(zone_id: str, request: Request, authorization: str | None = Header(None),
                       idempotency_key: str | None = Header(None), reason: str | None = REASON):
     """The zone's proposer withdraws it, saying why."""
@@ -95,7 +106,7 @@ async def delete_zone(zone_id: str, request: Request, authorization: str | None 
     with ledger.lock:
         _changeable(ledger.engine, viewer, zone_id, "zone", None)
     answer = with_events(Access(ledger.engine, viewer), 200, zone=zone_id)
-    return await write(request, zone_withdraw_command(zone_id, viewer.party, _reason(reason)), answer, rid)
+    return await write(request, zone_withdraw_command(zone_id, viewer.party, _reason(reason, raw)), answer, rid)
 
 
 @router.put("/v1/operations/{operation_id:path}", status_code=200, openapi_extra=body_schema("operations"),
@@ -119,7 +130,7 @@ async def put_operation(operation_id: str, request: Request, authorization: str 
     return await write(request, operation_amend_command(viewer.party, spec, version), answer, rid)
 
 
-@router.delete("/v1/operations/{operation_id:path}", status_code=200)
+@router.delete("/v1/operations/{operation_id:path}", status_code=200, openapi_extra=REASON_BODY)
 async def delete_operation(operation_id: str, request: Request, authorization: str | None = Header(None),
                            idempotency_key: str | None = Header(None), reason: str | None = REASON):
     """The operation's party cancels it, saying why."""
@@ -128,4 +139,5 @@ async def delete_operation(operation_id: str, request: Request, authorization: s
     with ledger.lock:
         _changeable(ledger.engine, viewer, operation_id, "operation", None)
     answer = with_events(Access(ledger.engine, viewer), 200, operation=operation_id)
-    return await write(request, operation_cancel_command(operation_id, viewer.party, _reason(reason)), answer, rid)
+    return await write(request, operation_cancel_command(operation_id, viewer.party, _reason(reason, raw)), answer,
+                       rid)
