@@ -27,7 +27,7 @@ def build_brief(scenario: Scenario, day: date) -> dict:
         "as_of": format_time(as_of),
         "scenario": scenario.name,
         "zones": _zones(engine),
-        "operations": _operations(engine, as_of),
+        "operations": _operations(engine),
         "open_warnings": _open_warnings(engine, as_of),
         "notifications": _notifications(engine),
         "unacknowledged": _unacknowledged(engine, as_of),
@@ -63,12 +63,12 @@ def _zones(engine: Engine) -> list[dict]:
     return out
 
 
-def _operations(engine: Engine, as_of: datetime) -> list[dict]:
-    """Every operation declared, with its state at ``as_of`` (planned, active, ended, or cancelled:
-    by whom, when and why), and its version."""
+def _operations(engine: Engine) -> list[dict]:
+    """Every operation declared, with its state as its events told it by the brief's time (planned,
+    active, ended, or cancelled: by whom, when and why), and its version."""
     out = []
     for op in engine.operations.values():
-        state = operation_state(op, engine.ended.get(op.id), as_of)
+        state = operation_state(engine.operation_state(op.id), engine.ended.get(op.id))
         out.append({"operation": op.id, "party": op.party, "state": state["state"],
                     "version": engine.versions.get(op.id), "cancelled": state.get("cancelled")})
     return out
