@@ -365,7 +365,7 @@ class _Builder:
 
     def policy(self, spec: dict) -> Policy:
         for key in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s",
-                    "encounter_gap_s"):
+                    "encounter_gap_s", "position_noise_m"):
             if key in spec and spec[key] < 0:
                 self.problem(f"policy.{key}", "must not be negative")
         for key in ("max_speed_mps", "max_climb_mps"):
