@@ -13,7 +13,7 @@ from .brief import brief_markdown, build_brief
 from .engine.core import Engine
 from .engine.events import Event, format_time
 from .errors import ScenarioError
-from .formats.scenario import Scenario, load_scenario
+from .formats.scenario import Scenario, bad_row, load_scenario
 from .formats.schema import scenario_schema
 from .replay import check_plans, replay
 from .demo_cli import add_parser as add_demo_parser
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="scenario file")
     p.add_argument("--format", choices=["jsonl", "table"], default="jsonl", help="output format (default: jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="leave out reports (tracks items or rows of track files) with a problem instead of "
+                        f"failing: each is counted, the first {_NAMED_ROWS} are named on stderr")
     p.set_defaults(run=_replay)
 
     p = sub.add_parser("check", help="run only the strategic checks (plans against zones and plans)",
@@ -102,8 +105,19 @@ def _print_json(value) -> int:
     return EXIT_OK
 
 
+_NAMED_ROWS = 5
+"""How many skipped rows ``replay --skip-bad-rows`` names."""
+
+
 def _replay(args) -> int:
-    scenario = load_scenario(args.file)
+    scenario = load_scenario(args.file, skip_bad_rows=args.skip_bad_rows)
+    rows = scenario.skipped_rows
+    for row in rows[:_NAMED_ROWS]:
+        reasons = "; ".join(f"{p.path.removeprefix(row).lstrip('.') or 'row'}: {p.reason}"
+                            for p in scenario.skipped if bad_row(p.path) == row)
+        print(f"{args.file}: skipped {row}: {reasons}", file=sys.stderr)
+    if len(rows) > _NAMED_ROWS:
+        print(f"{args.file}: skipped {len(rows) - _NAMED_ROWS:,} more bad rows", file=sys.stderr)
     engine = Engine(scenario.policy, scenario.parties)
     tty = sys.stderr.isatty() and not args.quiet
     started = time.perf_counter()
@@ -128,12 +142,19 @@ def _replay(args) -> int:
     return EXIT_OK
 
 
+_HELD_BACK = (("duplicates", "duplicates"), ("out_of_order", "out of time order"), ("jumps", "jumps"),
+              ("party_mismatch", "naming another party than the unit's"))
+
+
 def _summary(scenario: Scenario, engine: Engine, seconds: float) -> str:
     counts = {k.removeprefix("events."): v for k, v in sorted(engine.stats.items()) if k.startswith("events.")}
-    ignored = engine.stats["reports.out_of_order"] + engine.stats["reports.party_mismatch"]
+    held = ", ".join(f"{engine.stats[f'reports.{kind}']:,} {text}" for kind, text in _HELD_BACK)
+    accepted = engine.stats["reports.jumps_accepted"]
+    skipped = f"{_n(len(scenario.skipped_rows), 'bad row')} skipped; " if scenario.skipped else ""
     by_type = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
     return (f"replayed {_n(len(scenario.reports), 'report')} of {_n(engine.unit_count(), 'unit')}"
-            f" ({ignored:,} ignored: out of time order, or naming another party than the unit's)"
+            f" ({skipped}held back from detection: {held}"
+            f"{f'; {accepted:,} new places accepted after jumps' if accepted else ''})"
             f" in {seconds:.2f} s; {_n(sum(counts.values()), 'event')}: {by_type}")
 
 

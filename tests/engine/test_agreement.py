@@ -28,7 +28,7 @@ ZONE = Zone("z", TANF, ("bravo", "alpha"), ("bravo", "alpha"), proposer="alpha")
 
 def enter(engine: Engine, minutes: float, track: str = "c1", party: str = "charlie"):
     out = []
-    for i, km in enumerate((80, 0)):
+    for i, km in enumerate((65, 0)):  # 65 km in a minute: fast, but within max_speed_mps
         g = Geodesic.WGS84.Direct(TANF.lat, TANF.lon, 0, km * 1000)
         t = at(minutes + i)
         out += engine.report(t, [Report(t, track, party, g["lon2"], g["lat2"])])

@@ -5,7 +5,7 @@ import pytest
 
 from deconfliction.server.access import Access, Viewer
 
-from tests.server.world import INSIDE, TANF_CENTRE, at, dumps, types
+from tests.server.world import INSIDE, OUTSIDE, TANF_CENTRE, at, dumps, types
 
 WINDOW = {"start": at(60), "end": at(120)}
 PLAN_PLACE = [37.0, 34.5]
@@ -182,7 +182,7 @@ def test_the_stream_backlog_is_the_same_view_as_the_event_list(tanf, views, part
 
 def test_a_party_sees_a_zone_only_once_warned_about_it(world):
     world.declare_tanf()
-    world.report("militia", "u1", (39.8, 33.51), 1)
+    world.report("militia", "u1", OUTSIDE, 1)
     assert world.get("/v1/zones", "militia") == []
     assert world.events("militia") == []
     world.report("militia", "u1", INSIDE, 2)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.server.world import T0, TANF, World, assert_error
+from tests.server.world import INSIDE, OUTSIDE, T0, TANF, World, assert_error
 
 
 def reopened_views_equal(world: World) -> World:
@@ -128,8 +128,8 @@ def test_warning_ids_are_distinct_whatever_zone_and_track_ids_contain(world):
     for zone_id in ("Z", "Z/x", "Z~1x"):
         assert world.post("/v1/zones", "coalition", _zone(id=zone_id)).status_code == 201
     for track in ("x/1", "1", "x~1"):
-        world.report("militia", track, (39.8, 33.51), 1)
-        world.report("militia", track, (38.63, 33.51), 2)
+        world.report("militia", track, OUTSIDE, 1)
+        world.report("militia", track, INSIDE, 2)
     entered = [e for e in world.events("militia") if e["type"] == "zone.entered"]
     assert len(entered) == 9
     delivered = {e["message"]: e for e in world.events("militia") if e["type"] == "message.delivered"}

@@ -30,8 +30,9 @@ PARTIES = {
 TANF_CENTRE = [38.63, 33.51]
 TANF = {"id": "tanf", "name": "At Tanf", "kind": "deconfliction", "parties": ["coalition", "russia"],
         "allowed": ["coalition"], "geometry": {"type": "Point", "coordinates": TANF_CENTRE}, "radius_m": 55000}
-OUTSIDE = (39.8, 33.51)
-"""About 110 km east of the garrison: well outside the zone."""
+OUTSIDE = (39.3, 33.51)
+"""About 62 km east of the garrison: outside the zone (55 km), and near enough that a unit can
+go from here to the garrison in a minute without its report being a jump (1,036 m/s)."""
 INSIDE = (38.63, 33.51)
 
 

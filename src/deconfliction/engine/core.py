@@ -20,7 +20,8 @@ from .model import Incident, Operation, Party, Policy, Report, Zone
 from .notifications import record
 from .states import OperationClock, OperationState
 from .strategic import PlanConflict, VolumeIndex, conflicts_with_operations, conflicts_with_zones
-from .tactical import INSIDE, Previous, ProximityWatch, ZoneWatch, jumps, plausible, velocities
+from .hygiene import KINDS, screen
+from .tactical import INSIDE, Previous, ProximityWatch, ZoneWatch, plausible, velocities
 from .tracks import ReportBatch, TrackState, TrackTable, to_us
 
 _WARN_ON = {EventType.ZONE_APPROACHING: "is approaching", EventType.ZONE_ENTERED: "has entered",
@@ -567,9 +568,12 @@ class Engine:
     def report(self, t: datetime, reports: Sequence[Report] | ReportBatch) -> list[Event]:
         """Apply position reports at time ``t``; returns the detections they cause.
 
-        A report not later than the unit's previous one (or a second report of a unit in the same
-        batch), or naming another party than the unit's first report did, is ignored and counted
-        in ``stats`` rather than applied. ``reports`` may be a :class:`ReportBatch` (columns).
+        Reports that repeat the unit's last one (duplicates), are not later than it (out of order),
+        lie farther from it than the unit could have gone (jumps; see :mod:`.hygiene` for when a
+        new place is accepted) or name another party than the unit's first report did are held
+        back from detection and counted in ``stats`` by kind (``reports.duplicates`` etc.); the
+        counts for the batch are also left in its ``held_back``. ``reports`` may be a
+        :class:`ReportBatch` (columns).
         """
         out = self.advance(t)
         batch = reports if isinstance(reports, ReportBatch) else ReportBatch.of(reports)
@@ -578,14 +582,19 @@ class Engine:
         table = self.tracks
         rows = table.rows_of(batch)
         party = table.codes(batch.parties)
-        keep = self._applicable(batch, rows, party)
-        if not keep.all():
-            index = np.flatnonzero(keep)
-            batch, rows, party = batch.take(index), rows[index], party[index]
+        screening = screen(batch, rows, party, table, self.policy.max_speed_mps, self.policy.position_noise_m)
+        batch.held_back = {kind: screening.counts[kind] for kind in KINDS}
+        for kind, n in screening.counts.items():
+            if n:
+                self.stats[f"reports.{kind}"] += n
+        restart = screening.restart
+        if not screening.keep.all():
+            index = np.flatnonzero(screening.keep)
+            batch, rows, party, restart = batch.take(index), rows[index], party[index], restart[index]
         self.stats["reports.applied"] += len(batch)
         if not len(batch):
             return out
-        prev = self._previous(batch, rows)
+        prev = self._previous(batch, rows, restart)
         findings = []
         self._zone_watch.left = []
         if self.zones:
@@ -610,38 +619,13 @@ class Engine:
             out += self._emit(t, self.channel.cause_ended(t, cause, reason))
         return out
 
-    def _previous(self, batch: ReportBatch, rows: np.ndarray) -> Previous:
-        """Each report's unit's last report. A report farther from it than the unit could have gone
-        (a jump) is taken as a new start: its position is applied, but no path or velocity between
-        the two is assumed, so a mistake can be corrected by the next report without being predicted."""
+    def _previous(self, batch: ReportBatch, rows: np.ndarray, restart: np.ndarray) -> Previous:
+        """Each report's unit's last applied report; none for a new unit, or for a jump applied as a
+        new start (no path or velocity between the two places is assumed)."""
         table = self.tracks
         known = rows >= 0
         safe = np.where(known, rows, 0)
-        prev = Previous(known, table.t_us[safe], table.lon[safe], table.lat[safe], table.alt_m[safe])
-        jumped = jumps(batch, prev, self.policy.max_speed_mps)
-        if jumped.any():
-            self.stats["reports.jumps"] += int(jumped.sum())
-            prev.known = known & ~jumped
-        return prev
-
-    def _applicable(self, batch: ReportBatch, rows: np.ndarray, party: np.ndarray) -> np.ndarray:
-        """Which reports apply: later than the unit's last one, first of the unit in the batch, same party."""
-        table = self.tracks
-        known = rows >= 0
-        safe = np.where(known, rows, 0)
-        late = known & (batch.t_us <= table.t_us[safe])
-        mismatch = known & ~late & (party != table.party[safe])
-        if len(set(batch.ids)) != len(batch):  # a unit twice in one batch: only its first report counts
-            seen: set[str] = set()
-            late = late.copy()
-            for i, track in enumerate(batch.ids):
-                if track in seen:
-                    late[i], mismatch[i] = True, False
-                elif not late[i] and not mismatch[i]:
-                    seen.add(track)
-        self.stats["reports.out_of_order"] += int(late.sum())
-        self.stats["reports.party_mismatch"] += int(mismatch.sum())
-        return ~(late | mismatch)
+        return Previous(known & ~restart, table.t_us[safe], table.lon[safe], table.lat[safe], table.alt_m[safe])
 
     # -- messages, acknowledgements, incidents ---------------------------------------------------
     def send(self, t: datetime, message_id: str, sender: str, to: str, kind: str, text: str = "",

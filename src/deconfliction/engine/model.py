@@ -40,6 +40,11 @@ class Policy:
     jet-stream tail wind adds up to about 100 m/s of ground speed, and the rest is margin. With the
     default look-ahead it also keeps each unit's predicted path (360 km) within the distances for
     which the closest-approach index is proven (800 km for a pair)."""
+    position_noise_m: float = 250.0
+    """How far a unit's reported position may wander beyond what ``max_speed_mps`` allows before a
+    report counts as a jump (held back, see :mod:`.hygiene`): the noise of two measured positions
+    (GNSS, ADS-B and AIS positions wander by tens of metres, and by hundreds with a poor fix), which
+    matters when two reports are seconds apart."""
     max_climb_mps: float = 500.0
     """Largest vertical speed, up or down, told or implied by two altitudes. Fighters climb at up to
     about 300 m/s (F-15, Su-27); dives and zoom climbs briefly go faster."""
@@ -53,7 +58,7 @@ class Policy:
 
     def __post_init__(self):
         for name in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s",
-                     "encounter_gap_s"):
+                     "encounter_gap_s", "position_noise_m"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise GeometryError(f"{name} must be a finite number >= 0")

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from ..geo.cpa import closest_approaches
-from ..geo.wgs84 import A_M, E2, dead_reckoned, geodesic_distance_m, metres_per_degree
+from ..geo.wgs84 import dead_reckoned, geodesic_distance_m, metres_per_degree
 from ..geo.zones import ZoneIndex
 from .events import EventType
 from .model import Policy, Zone
@@ -19,9 +19,6 @@ OUT, BAND, INSIDE = 0, 1, 2
 
 Finding = tuple[EventType, dict]
 
-_MAX_M_PER_DEG = A_M / math.sqrt(1.0 - E2) * math.pi / 180.0 * (1.0 + 1e-9)
-"""Metres per degree of latitude at the poles (111,694 m), more than any degree of longitude or
-latitude anywhere: a path straight in longitude/latitude is at most this long per degree."""
 _ROUNDING = 1.0 + 1e-9
 """A speed told at the limit comes back from its east and north components up to rounding."""
 
@@ -35,20 +32,6 @@ class Previous:
     lon: np.ndarray
     lat: np.ndarray
     alt_m: np.ndarray
-
-
-def jumps(batch: ReportBatch, prev: Previous, max_speed_mps: float) -> np.ndarray:
-    """Which reports are farther from their unit's previous report, along the geodesic, than the unit
-    could have gone at ``max_speed_mps``: no path between the two is assumed."""
-    dt = np.where(prev.known, (batch.t_us - prev.t_us) / 1e6, np.inf)
-    dlon = (batch.lon - prev.lon + 180.0) % 360.0 - 180.0
-    # only reports that may be that far by the longest a straight lon/lat path can be are measured
-    maybe = np.flatnonzero(np.hypot(dlon, batch.lat - prev.lat) * _MAX_M_PER_DEG > max_speed_mps * dt)
-    out = np.zeros(len(batch), dtype=bool)
-    if len(maybe):
-        metres = geodesic_distance_m(prev.lon[maybe], prev.lat[maybe], batch.lon[maybe], batch.lat[maybe])
-        out[maybe] = metres > max_speed_mps * dt[maybe]
-    return out
 
 
 def plausible(ve: np.ndarray, vn: np.ndarray, vu: np.ndarray, policy: Policy):

@@ -50,6 +50,9 @@ class ReportBatch:
     rows: tuple | None = None
     """(table, its size then, each report's row there): the rows as looked up earlier (by the
     service, to refuse another party's track), used again while the table has not grown."""
+    held_back: dict[str, int] | None = None
+    """Set when the engine has applied the batch: how many of its reports it held back, by kind
+    (duplicates, out_of_order, jumps, party_mismatch; see :mod:`.hygiene`)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -94,7 +97,10 @@ class TrackTable(Mapping[str, TrackState]):
     :meth:`put`.
     """
 
-    _COLUMNS = ("lon", "lat", "alt_m", "v_east", "v_north", "v_up")
+    _COLUMNS = ("lon", "lat", "alt_m", "v_east", "v_north", "v_up", "cand_lon", "cand_lat", "cand_alt_m")
+    _COUNTS = ("party", "t_us", "cand_t_us", "cand_n")
+    """Integer columns. ``cand_*``: the unit's candidate new place, its last report held back as a
+    jump, and how many reports in a row confirm it (0: none; see :mod:`.hygiene`)."""
 
     def __init__(self):
         self.ids: list[str] = []
@@ -104,8 +110,8 @@ class TrackTable(Mapping[str, TrackState]):
         self._sorted_ids: list[str] = []
         self._order: np.ndarray | None = np.zeros(0, dtype=np.int64)
         size = 64
-        self.party = np.zeros(size, dtype=np.int64)
-        self.t_us = np.zeros(size, dtype=np.int64)
+        for name in self._COUNTS:
+            setattr(self, name, np.zeros(size, dtype=np.int64))
         for name in self._COLUMNS:
             setattr(self, name, np.zeros(size))
 
@@ -185,7 +191,7 @@ class TrackTable(Mapping[str, TrackState]):
             return
         while size < n:
             size *= 2
-        for name in ("party", "t_us", *self._COLUMNS):
+        for name in (*self._COUNTS, *self._COLUMNS):
             old = getattr(self, name)
             new = np.zeros(size, dtype=old.dtype)
             new[: len(old)] = old
@@ -195,6 +201,7 @@ class TrackTable(Mapping[str, TrackState]):
         self.party[rows], self.t_us[rows] = party, t_us
         self.lon[rows], self.lat[rows], self.alt_m[rows] = lon, lat, alt
         self.v_east[rows], self.v_north[rows], self.v_up[rows] = ve, vn, vu
+        self.cand_n[rows] = 0  # a report applied: no new place waits for confirmation
 
     # -- reading for detection -------------------------------------------------------------------
     def sorted_rows(self) -> np.ndarray:

@@ -5,7 +5,7 @@ import difflib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,13 @@ class Scenario:
     specs: dict = field(default_factory=dict, repr=False)
     """The ``zones`` and ``operations`` items as the file gives them, in the order of :attr:`zones`
     and :attr:`operations` (the commands a replay applies hold them)."""
+    skipped: tuple[Problem, ...] = field(default=(), repr=False)
+    """The problems of the report rows left out (loaded with ``skip_bad_rows``), in file order."""
+
+    @property
+    def skipped_rows(self) -> list[str]:
+        """The rows left out, each named once (by :func:`bad_row`), in file order."""
+        return list(dict.fromkeys(bad_row(p.path) for p in self.skipped))
 
 
 class _KeepTimesAsText(yaml.SafeLoader):
@@ -55,10 +62,42 @@ _KeepTimesAsText.yaml_implicit_resolvers = {
 }
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raises ScenarioError listing every problem found."""
+def load_scenario(path: str | Path, skip_bad_rows: bool = False) -> Scenario:
+    """Read and validate a scenario file; raises ScenarioError listing every problem found.
+
+    ``skip_bad_rows``: a report (an item of ``tracks`` or a row of a track file) with a problem is
+    left out, its problems kept in :attr:`Scenario.skipped`, instead of failing the whole file;
+    any other problem still does."""
     path = Path(path)
-    return parse_scenario(_read_document(path), path.parent)
+    return parse_scenario(_read_document(path), path.parent, skip_bad_rows)
+
+
+def bad_row(path: str) -> str:
+    """The report row a problem's path names: ``tracks[3]`` or ``tracks[0].file[f.csv line 7]``.
+
+    >>> bad_row("tracks[0].file[f.csv line 7].lat"), bad_row("tracks[3].t")
+    ('tracks[0].file[f.csv line 7]', 'tracks[3]')
+    """
+    head, _, rest = path.partition("]")
+    if rest.startswith(".file[") and "]" in rest:
+        return head + "]" + rest[: rest.index("]") + 1]
+    return head + "]"
+
+
+def _is_row(data: dict, path: str) -> bool:
+    """Whether a problem is one of a report row: of an inline report, or of a row of a track file
+    (not of the file as a whole)."""
+    name, _, rest = path.partition("[")
+    if name != "tracks" or not rest:
+        return False
+    index, _, after = rest.partition("]")
+    items = data.get("tracks")
+    if not index.isdigit() or not isinstance(items, list) or int(index) >= len(items):
+        return False
+    item = items[int(index)]
+    if isinstance(item, dict) and "file" in item:
+        return after.startswith(".file[")
+    return True
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -90,21 +129,26 @@ def _read_document(path: Path) -> Any:
     return data
 
 
-def parse_scenario(data: Any, base_dir: Path = Path(".")) -> Scenario:
-    """Validate an already-parsed scenario document; nothing is returned unless all of it is valid."""
+def parse_scenario(data: Any, base_dir: Path = Path("."), skip_bad_rows: bool = False) -> Scenario:
+    """Validate an already-parsed scenario document; nothing is returned unless all of it is valid
+    (but for bad report rows, left out with ``skip_bad_rows``: see :func:`load_scenario`)."""
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "a scenario must be a mapping with scenario: 1, start, parties, ...")])
     unfit = value_problems(data)  # before any recursive check: texts that are not Unicode, absurd nesting
     if unfit:
         raise ScenarioError(unfit)
     problems = structural_problems(data)
+    skipped = [p for p in problems if _is_row(data, p.path)] if skip_bad_rows else []
     pruned = _without_broken_items(data, problems)
     if pruned is None:
         raise ScenarioError(problems)
-    builder = _Builder(pruned, base_dir, raw=data)
+    problems = [p for p in problems if p not in skipped]
+    builder = _Builder(pruned, base_dir, raw=data, skip_bad_rows=skip_bad_rows)
     scenario = builder.build()
     if problems or builder.problems:
         raise ScenarioError(problems + builder.problems)
+    if skipped or builder.skipped:
+        scenario = replace(scenario, skipped=tuple(skipped + builder.skipped))
     return scenario
 
 
@@ -309,9 +353,12 @@ def _ids_in(data: dict, section: str) -> set[str]:
 class _Builder:
     """Turns a structurally valid document into engine values, collecting semantic problems."""
 
-    def __init__(self, data: dict, base_dir: Path, raw: dict | None = None):
+    def __init__(self, data: dict, base_dir: Path, raw: dict | None = None, skip_bad_rows: bool = False):
         self.data, self.base_dir = data, base_dir
         self.raw = data if raw is None else raw
+        self.skip_bad_rows = skip_bad_rows
+        self.skipped: list[Problem] = []
+        """Problems of report rows left out (with ``skip_bad_rows``)."""
         self._times: dict[str, datetime] = {}
         self.problems: list[Problem] = []
         self.start: datetime | None = None
@@ -365,7 +412,7 @@ class _Builder:
 
     def policy(self, spec: dict) -> Policy:
         for key in ("perimeter_m", "separation_m", "vertical_m", "lookahead_s", "ack_deadline_s", "track_timeout_s",
-                    "encounter_gap_s"):
+                    "encounter_gap_s", "position_noise_m"):
             if key in spec and spec[key] < 0:
                 self.problem(f"policy.{key}", "must not be negative")
         for key in ("max_speed_mps", "max_climb_mps"):
@@ -514,14 +561,25 @@ class _Builder:
                 made = self.report(row, where, ids, len(reports))
                 reports += made
                 paths += [where] * len(made)
+            self._set_aside()
         owner: dict[str, tuple[str, str]] = {}
-        for r, path in zip(reports, paths):
+        for k, (r, path) in enumerate(zip(reports, paths)):
             first_party, first_path = owner.setdefault(r.track, (r.party, path))
             if first_party != r.party:
                 self.problem(f"{path}.party", f"track {r.track!r} is reported here by {r.party!r} but by "
                                               f"{first_party!r} at {first_path}; a track belongs to one party")
+                if self.skip_bad_rows:
+                    reports[k] = None
+        self._set_aside()
+        reports = [r for r in reports if r is not None]
         reports.sort(key=lambda r: (r.t, r.order))
         return tuple(reports)
+
+    def _set_aside(self) -> None:
+        """With ``skip_bad_rows``: the problems of report rows moved from the problems to the skipped."""
+        if self.skip_bad_rows:
+            self.skipped += [p for p in self.problems if _is_row(self.raw, p.path)]
+            self.problems = [p for p in self.problems if not _is_row(self.raw, p.path)]
 
     def report(self, spec: dict, path: str, ids: set[str], order: int) -> list[Report]:
         quick = self._quick_report(spec, ids, order)

@@ -183,6 +183,9 @@ SCENARIO_SCHEMA: dict = {
                                                               "of each other this long, seconds."},
                 "max_speed_mps": {**_NUMBER, "description": "Largest plausible horizontal speed, m/s: reports above it "
                                                             "are refused, and no faster motion is predicted."},
+                "position_noise_m": {**_NUMBER, "description": "How far a unit's position may wander beyond what "
+                                                               "max_speed_mps allows before a report counts as a "
+                                                               "jump and is held back, metres."},
                 "max_climb_mps": {**_NUMBER, "description": "Largest plausible vertical speed up or down, m/s: "
                                                             "reports beyond it are refused, and no faster motion is "
                                                             "predicted."},

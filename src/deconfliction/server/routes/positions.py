@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from ...app.commands import decode_reports, position_batches, positions_command, scanned_positions
 from ...engine.core import Engine
+from ...engine.hygiene import KINDS
 from ...engine.tracks import ReportBatch, to_us
 from ...formats.batch import by_time
 from ...formats.scenario import parse_time
@@ -71,10 +72,21 @@ async def positions(request: Request) -> JSONResponse:
     reports = _read(raw, ndjson, viewer, service.ledger.engine)
     _refuse_the_future(reports, service.clock())
     _refuse_tracks_of_others(reports, service.ledger.engine, viewer.party)
-    received = reports.received
-    answer = lambda events: (202, {"received": received, "events": len(events)})  # noqa: E731
+    received, batches = reports.received, reports.prepared
+    answer = lambda events: (202, {"received": received, "held_back": held_back(batches),  # noqa: E731
+                                   "events": len(events)})
     command, payload = positions_command(viewer.party, raw, ndjson)  # the body is logged as sent
     return await write(request, command, answer, rid, reports.prepared, payload)
+
+
+def held_back(batches: list[ReportBatch]) -> dict[str, int]:
+    """How many of the caller's reports (of these batches, as the engine applied them) it held back
+    from detection, by kind; they are the caller's own reports, compared with its own units only."""
+    counts = dict.fromkeys(KINDS, 0)
+    for b in batches:
+        for kind, n in (b.held_back or {}).items():
+            counts[kind] += n
+    return counts
 
 
 @dataclass(slots=True)
