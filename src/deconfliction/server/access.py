@@ -168,7 +168,8 @@ class Access:
     def operations(self, log: Iterable[dict]) -> list[dict]:
         """The viewer's operations, whole (with their version, and their state as their events told
         it); another party's that notified the viewer of it (``notify``), with what the notification told (name and
-        volumes, ``notified: true``); and another party's where the log has a plan.conflict between
+        volumes, ``notified: true``) and what the operation's events since told it (version, state,
+        cancellation: it is among their ``parties``); and another party's where the log has a plan.conflict between
         it and one of the viewer's, and only what the conflict needs: with which, and when."""
         engine, party = self.engine, self.viewer.party
         out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes],
@@ -176,7 +177,8 @@ class Access:
                 **render.operation_state(engine.operation_state(op.id), engine.ended.get(op.id))}
                for op in engine.operations.values() if op.party == party]
         out += [{"id": op.id, "party": op.party, "name": op.name, "notified": True,
-                 "volumes": [render.volume(v) for v in op.volumes]}
+                 "volumes": [render.volume(v) for v in op.volumes], "version": engine.versions.get(op.id),
+                 **render.operation_state(engine.operation_state(op.id), engine.ended.get(op.id))}
                 for op in engine.operations.values() if op.party != party and self.notified_of(op.id)]
         mine_all = {o["id"] for o in out if o["party"] == party}
         for e in log:
