@@ -35,7 +35,8 @@ class Viewer:
 
 
 _ZONE_TRACKING = frozenset({"zone.approaching", "zone.entered", "zone.exited", "zone.crossed"})
-_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended"})
+_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended",
+                            "plan.conflict_bound"})
 _CHANGES = frozenset({"zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled",
                       "operation.activated", "operation.ended"})
 """Changes of a zone or an operation (by its owner, or by the clock), for the parties told of it then."""
