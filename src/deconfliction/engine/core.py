@@ -76,12 +76,19 @@ class _Broadcast:
 
 @dataclass(frozen=True, slots=True)
 class BroadcastRecord:
-    """An area broadcast as it stands: who sent it, and which parties it reached, when."""
+    """An area broadcast as it stands: who sent it, and which parties it reached, when; and what
+    it said (its kind, text, ref, area and window, as its ``broadcast.sent`` has them)."""
 
     id: str
     sender: str
     sent_at: datetime
     reached: tuple[tuple[str, datetime], ...]
+    kind: str = ""
+    text: str = ""
+    ref: str | None = None
+    area: dict | None = None
+    """The area as GeoJSON."""
+    window: TimeWindow | None = None
 
 
 DRAFT_WINDOW = timedelta(seconds=60)
@@ -788,7 +795,8 @@ class Engine:
     def broadcast_record(self, broadcast_id: str) -> BroadcastRecord | None:
         """An area broadcast and the parties it has reached so far, or None for an id never used."""
         b = self._broadcasts.get(broadcast_id)
-        return None if b is None else BroadcastRecord(b.id, b.sender, b.sent_at, tuple(b.reached.items()))
+        return None if b is None else BroadcastRecord(b.id, b.sender, b.sent_at, tuple(b.reached.items()), b.kind,
+                                                      b.text, b.ref, b.shape.to_geojson(), b.window)
 
     def message_count(self) -> int:
         """How many message ids are used (parties' messages and automatic warnings)."""

@@ -20,6 +20,7 @@ from ..engine.core import NOTIFICATION, Engine
 from ..engine.events import Event, EventType
 from ..engine.model import Zone
 from ..engine.strategic import PlanConflict
+from ..times import format_time
 from . import render
 
 if TYPE_CHECKING:
@@ -92,7 +93,15 @@ class Access:
         return coordinator
 
     def view(self, event: dict) -> dict:
-        """An event as the viewer may see it (call after :meth:`sees`): see :func:`event_view`."""
+        """An event as the viewer may see it (call after :meth:`sees`): see :func:`event_view`. A
+        ``broadcast.reached`` carries what the broadcast said (``sent``: its ``broadcast.sent``'s
+        t, kind, text, ref, area and window): whoever sees it may see that event too, and a party
+        reached later than the broadcast was sent need not read the log again from before it."""
+        if event.get("type") == "broadcast.reached":
+            b = self.engine.broadcast_record(event["broadcast"])
+            if b is not None:
+                return {**event, "sent": {"t": format_time(b.sent_at), "kind": b.kind, "text": b.text, "ref": b.ref,
+                                          "area": b.area, "window": render.window(b.window)}}
         return event_view(event, self.viewer)
 
     def caused(self, events: Iterable[Event]) -> list[dict]:
