@@ -93,16 +93,8 @@ class Access:
         return coordinator
 
     def view(self, event: dict) -> dict:
-        """An event as the viewer may see it (call after :meth:`sees`): see :func:`event_view`. A
-        ``broadcast.reached`` carries what the broadcast said (``sent``: its ``broadcast.sent``'s
-        t, kind, text, ref, area and window): whoever sees it may see that event too, and a party
-        reached later than the broadcast was sent need not read the log again from before it."""
-        if event.get("type") == "broadcast.reached":
-            b = self.engine.broadcast_record(event["broadcast"])
-            if b is not None:
-                return {**event, "sent": {"t": format_time(b.sent_at), "kind": b.kind, "text": b.text, "ref": b.ref,
-                                          "area": b.area, "window": render.window(b.window)}}
-        return event_view(event, self.viewer)
+        """An event as the viewer may see it (call after :meth:`sees`): see :func:`event_view`."""
+        return event_view(event, self.viewer, self.engine)
 
     def caused(self, events: Iterable[Event]) -> list[dict]:
         """The events a command caused that the party that sent it may see, in the answer to it:
@@ -246,13 +238,20 @@ def event_visible(event: dict, viewer: Viewer, engine: Engine) -> bool:
     return Access(engine, viewer).sees(event)
 
 
-def event_view(event: dict, viewer: Viewer) -> dict:
+def event_view(event: dict, viewer: Viewer, engine: Engine) -> dict:
     """An event as the viewer may see it (call after :func:`event_visible`).
+
+    A ``broadcast.reached`` carries what the broadcast said (``sent``: its ``broadcast.sent``'s t,
+    kind, text, ref, area and window): whoever sees it may see that event too, and a party reached
+    later than the broadcast was sent need not read the log again from before it.
 
     An incident's notification record is given whole only to a coordinator and, item by item, to
     the parties that declared the zone or plan; anyone else sees of an item only the entries
     about itself (and nothing of items it was not told about), marked ``partial``.
     """
+    if event.get("type") == "broadcast.reached" and (b := engine.broadcast_record(event["broadcast"])) is not None:
+        return {**event, "sent": {"t": format_time(b.sent_at), "kind": b.kind, "text": b.text, "ref": b.ref,
+                                  "area": b.area, "window": render.window(b.window)}}
     if event.get("type") != "incident.reported" or viewer.coordinator:
         return event
     notified = []
