@@ -175,3 +175,9 @@ def test_a_broadcast_that_reached_a_party_without_a_line_says_broadcast_only(cha
     [reached] = calls["reached"]
     assert (reached["party"], reached["via"], reached["route"]) == ("nomads", "broadcast_only", None)
     assert "nomads at 2017-06-06T10:10:00Z broadcast only (no line), not acknowledged" in brief_markdown(changed)
+
+
+def test_plan_conflicts_name_a_party_that_agreed_the_zone_after_they_were_found(brief):
+    """As check and the replay do: Russia agreed At Tanf at 00:01, after its conflicts were found."""
+    tanf = [c["parties"] for c in brief["plan_conflicts"] if c["other"] == "tanf"]
+    assert tanf and all(parties[-1] == "russia" and parties[1] == "coalition" for parties in tanf)

@@ -440,3 +440,36 @@ def test_usage_errors_exit_2(argv, capsys):
     assert info.value.code == 2
     out, err = capsys.readouterr()
     assert out == "" and "usage:" in err
+
+
+def _replayed_parties(capsys, path) -> list[tuple]:
+    """The replay's story of each plan conflict: its parties, and those its plan.conflict_bound events
+    added (a zone's party that agreed it while the conflict was open), in the order found."""
+    _, jsonl, _ = run(capsys, "replay", path, "--quiet")
+    found: dict[tuple, list] = {}
+    for e in map(json.loads, jsonl.splitlines()):
+        if e["type"] == "plan.conflict":
+            found[(e["operation"], e["other"])] = list(e["parties"])
+        elif e["type"] == "plan.conflict_bound":
+            assert e["parties"] == found[(e["operation"], e["other"])] + [e["party"]]
+            found[(e["operation"], e["other"])] = list(e["parties"])
+    return [(*k, v) for k, v in found.items()]
+
+
+@pytest.mark.parametrize("agree_at", [None, "2017-06-06T00:10:00Z", "2017-06-06T07:00:00Z", "2017-06-06T09:00:00Z"])
+def test_check_and_replay_name_the_same_parties_when_the_agreement_comes_after_the_conflict(tmp_path, capsys,
+                                                                                         agree_at):
+    items = [{"t": agree_at, "agree": "z", "by": "bravo"}] if agree_at else []
+    _, checked, _ = check_with(tmp_path, capsys, *items)
+    replayed = _replayed_parties(capsys, tmp_path / "proposed.yaml")
+    assert [(c["operation"], c["other"], c["parties"]) for c in checked] == replayed
+    assert ("bravo" in replayed[0][2]) is (agree_at in ("2017-06-06T00:10:00Z", "2017-06-06T07:00:00Z"))
+
+
+def test_check_and_replay_of_at_tanf_name_the_same_parties(capsys):
+    _, out, _ = run(capsys, "check", AT_TANF, "--format", "json")
+    replayed = _replayed_parties(capsys, AT_TANF)
+    assert [(c["operation"], c["other"], c["parties"]) for c in json.loads(out)] == replayed
+    # Russia agreed tanf at 00:01, after both conflicts with it were found and before their windows ended
+    assert [(op, p) for op, other, p in replayed if other == "tanf"] == [
+        ("un-rukban-convoy", ["un", "coalition", "russia"]), ("pro-regime-advance", ["pro-regime", "coalition", "russia"])]

@@ -56,7 +56,7 @@ def replayed_views(path: Path) -> dict[str, list[dict]]:
     scenario = load_scenario(path)
     engine = Engine(scenario.policy, scenario.parties)
     events = [json.loads(e.to_json()) for e in replay(scenario, engine)]
-    return {p.id: [event_view(e, Viewer(p.id)) for e in events if event_visible(e, Viewer(p.id), engine)]
+    return {p.id: [event_view(e, Viewer(p.id), engine) for e in events if event_visible(e, Viewer(p.id), engine)]
             for p in scenario.parties}
 
 

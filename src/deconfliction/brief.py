@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from .engine.channel import MessageState
 from .engine.core import NOTIFICATION, Engine
 from .engine.events import Event, EventType, format_time
+from .engine.states import OperationState, state_at
 from .formats.scenario import Scenario
 from .replay import replay
 from .server.render import operation_state
@@ -27,7 +28,7 @@ def build_brief(scenario: Scenario, day: date) -> dict:
         "as_of": format_time(as_of),
         "scenario": scenario.name,
         "zones": _zones(engine),
-        "operations": _operations(engine),
+        "operations": _operations(engine, as_of),
         "open_warnings": _open_warnings(engine, as_of),
         "notifications": _notifications(engine),
         "unacknowledged": _unacknowledged(engine, as_of),
@@ -63,12 +64,13 @@ def _zones(engine: Engine) -> list[dict]:
     return out
 
 
-def _operations(engine: Engine) -> list[dict]:
-    """Every operation declared, with its state as its events told it by the brief's time (planned,
-    active, ended, or cancelled: by whom, when and why), and its version."""
+def _operations(engine: Engine, as_of: datetime) -> list[dict]:
+    """Every operation declared, with its state at ``as_of`` (planned, active, ended, or cancelled:
+    by whom, when and why), and its version."""
     out = []
     for op in engine.operations.values():
-        state = operation_state(engine.operation_state(op.id), engine.ended.get(op.id))
+        ended = engine.ended.get(op.id)
+        state = operation_state(OperationState.CANCELLED if ended is not None else state_at(op, as_of), ended)
         out.append({"operation": op.id, "party": op.party, "state": state["state"],
                     "version": engine.versions.get(op.id), "cancelled": state.get("cancelled")})
     return out
@@ -143,6 +145,10 @@ def _units_inside(engine: Engine, events: list[Event]) -> list[dict]:
 
 
 def _plan_conflicts(events: list[Event], start: datetime, end: datetime) -> list[dict]:
+    """The plan conflicts whose window meets the day, naming their parties as the log last did (a
+    ``plan.conflict_bound`` adds a party that agreed the zone while the conflict was open)."""
+    bound = {(e.fields["operation"], e.fields["other"]): e.fields["parties"]
+             for e in events if e.type == EventType.PLAN_CONFLICT_BOUND}
     out = []
     for e in events:
         if e.type != EventType.PLAN_CONFLICT:
@@ -151,6 +157,7 @@ def _plan_conflicts(events: list[Event], start: datetime, end: datetime) -> list
         if (w["start"] is None or w["start"] < end) and (w["end"] is None or w["end"] > start):
             d = e.to_dict()
             out.append({k: d[k] for k in ("operation", "other", "other_kind", "parties", "window")})
+            out[-1]["parties"] = list(bound.get((d["operation"], d["other"]), d["parties"]))
     return out
 
 

@@ -192,6 +192,8 @@ def _describe(d: dict) -> tuple[str, str]:
         w = d["window"]
         return " / ".join(d["parties"]), (f"{d['operation']} meets {d['other_kind']} {d['other']} "
                                           f"from {w['start'] or 'open start'} to {w['end'] or 'open end'}")
+    if kind == "plan.conflict_bound":
+        return " / ".join(d["parties"]), f"{d['operation']} meets zone {d['other']}, which {d['party']} now agreed"
     if kind == "proximity.predicted":
         return (f"{d['tracks'][0]} ({d['parties'][0]}) / {d['tracks'][1]} ({d['parties'][1]})",
                 f"closest {d['cpa_distance_m']:.0f} m at {d['cpa_t']} (now {d['distance_m']:.0f} m)")

@@ -161,21 +161,25 @@ def check_plans(scenario: Scenario) -> tuple[list[CheckedConflict], list[Checked
     of the declarations and those items only: no reports, messages or incidents. A conflict with
     a zone names, besides the operation's party, the zone's parties that had agreed it before the
     conflict's window (as cut short) was over: its proposer, and whoever agreed by then; never a
-    party that declined it.
+    party that declined it. These are the parties the replay's events name: the conflict's, and
+    those its ``plan.conflict_bound`` events added (an agreement while it was open and its window
+    not over: :meth:`.Engine.agree_zone`).
     """
     plans = replace(scenario, reports=(), commands=tuple(c for c in scenario.commands if isinstance(c, _PLAN_CHANGES)))
     engine = Engine(scenario.policy, scenario.parties)
-    found: list[list] = []  # [event, ended]
+    found: list[list] = []  # [event, ended, parties]
     standing: dict[tuple[str, str], list] = {}
     for event in replay(plans, engine):
         key = (event.fields.get("operation"), event.fields.get("other"))
         if event.type == EventType.PLAN_CONFLICT:
-            standing[key] = [event, None]
+            standing[key] = [event, None, tuple(event.fields["parties"])]
             found.append(standing[key])
+        elif event.type == EventType.PLAN_CONFLICT_BOUND and key in standing:
+            standing[key][2] = tuple(event.fields["parties"])
         elif event.type == EventType.PLAN_CONFLICT_ENDED and key in standing:
             standing.pop(key)[1] = (event.t, event.fields["reason"])
     held, never = [], []
-    for event, ended in found:
+    for event, ended, parties in found:
         f = event.fields
         start, end = f["window"]["start"], f["window"]["end"]
         if ended is None:  # standing: an amendment may have moved its window (the conflict stays open)
@@ -184,10 +188,6 @@ def check_plans(scenario: Scenario) -> tuple[list[CheckedConflict], list[Checked
             ended = None  # ran its course before the change
         if ended is not None:
             end = ended[0]
-        parties = tuple(f["parties"])
-        if f["other_kind"] == "zone":
-            agreed = engine.agreement(f["other"]).agreed
-            parties = (parties[0], *(p for p, when in agreed if p != parties[0] and (end is None or when < end)))
         conflict = CheckedConflict(f["operation"], f["other"], f["other_kind"], parties,
                                    TimeWindow(start, end) if start is None or end is None or start < end else None,
                                    ended)

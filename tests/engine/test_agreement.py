@@ -141,3 +141,45 @@ def test_an_incident_record_names_who_had_agreed_the_zone_and_when():
     assert [(t["party"], t["how"], t["at"]) for t in by_item["z"]["told"]] == [
         ("alpha", "agreed", T0), ("bravo", "agreed", at(5))]
     assert by_item["y"]["declared_by"] == ["alpha"]
+
+
+def bound_events(events):
+    return [(e.fields["operation"], e.fields["other"], e.fields["party"], e.fields["parties"])
+            for e in events if e.type == "plan.conflict_bound"]
+
+
+def test_a_party_that_agrees_a_zone_with_an_open_conflict_is_bound_by_it_and_the_owner_is_told():
+    """charlie's plan enters the zone alpha proposed; bravo agrees it after: the conflict now binds
+    bravo too, in an event to the conflict's parties. alpha has already warned charlie: one warning."""
+    engine = world()
+    engine.declare_zone(ZONE, T0)
+    op = Operation("op", "charlie", (Volume4D(TANF, window=TimeWindow(at(10), at(20))),))
+    engine.declare_operation(op, at(1))
+    events = engine.agree_zone(at(2), "z", "bravo")
+    assert [e.type for e in events] == ["zone.agreed", "plan.conflict_bound"]
+    assert bound_events(events) == [("op", "z", "bravo", ["charlie", "alpha", "bravo"])]
+    assert events[1].fields["window"] == {"start": at(10), "end": at(20)}
+    assert sent(events) == []
+    assert "bravo" in engine.told_of("op")
+    # the conflict ends for all it binds
+    ended = [e for e in engine.cancel_operation(at(3), "op", "charlie", "called off") if e.type == "plan.conflict_ended"]
+    assert ended[0].fields["parties"] == ["charlie", "alpha", "bravo"]
+
+
+def test_the_agreeing_party_warns_when_no_party_of_the_zone_had_warned_yet():
+    """alpha's own plan enters the zone it proposed (it is not allowed there): nobody warned; once
+    bravo agrees, bravo warns alpha over their line."""
+    engine = world()
+    engine.declare_zone(Zone("z", TANF, ("alpha", "bravo"), ("bravo",), proposer="alpha"), T0)
+    op = Operation("a-op", "alpha", (Volume4D(TANF, window=TimeWindow(at(10), at(20))),))
+    assert sent(engine.declare_operation(op, at(1))) == []
+    events = engine.agree_zone(at(2), "z", "bravo")
+    assert bound_events(events) == [("a-op", "z", "bravo", ["alpha", "bravo"])]
+    assert sent(events) == [("bravo", "alpha")]
+
+
+def test_an_agreement_after_the_conflicts_window_binds_the_party_to_nothing_of_it():
+    engine = world()
+    engine.declare_zone(ZONE, T0)
+    engine.declare_operation(Operation("op", "charlie", (Volume4D(TANF, window=TimeWindow(at(10), at(20))),)), at(1))
+    assert bound_events(engine.agree_zone(at(20), "z", "bravo")) == []

@@ -145,3 +145,19 @@ def test_the_agreement_survives_a_restart_on_each_store(make_world, store_url):
         assert again.post("/v1/zones/z/agree", "russia").status_code == 409
     finally:
         again.close()
+
+
+def test_a_party_that_agrees_after_a_conflict_is_bound_by_it_and_only_the_conflicts_parties_see_it(world):
+    propose(world)
+    plan = {"id": "m-op", "volumes": [{"geometry": ZONE["geometry"], "radius_m": 1000,
+                                       "window": {"start": at(60), "end": at(120)}}]}
+    [conflict] = world.post("/v1/operations", "militia", plan).json()["conflicts"]
+    assert conflict["parties"] == ["militia", "coalition"]
+    world.clock.set(1)
+    r = world.post("/v1/zones/z/agree", "russia")
+    assert [e["type"] for e in r.json()["events"]] == ["zone.agreed", "plan.conflict_bound"]
+    for party in ("militia", "coalition", "russia"):
+        [bound] = [e for e in world.events(party) if e["type"] == "plan.conflict_bound"]
+        assert (bound["operation"], bound["party"], bound["parties"]) == ("m-op", "russia", ["militia", "coalition", "russia"])
+    assert "m-op" not in dumps(world.events("un"))
+    assert "plan.conflict_bound" not in types(world.events("ocha"))  # the coordinator reads the warnings only

@@ -84,3 +84,15 @@ def test_a_broadcast_cannot_be_sent_in_anothers_name_or_under_a_used_id(leaflets
     assert_error(leaflets.post("/v1/messages", "militia", {"from": "coalition", "to_area": AREA, "kind": "x"}), 403)
     assert_error(leaflets.post("/v1/messages", "coalition", {"id": "leaflets", "to": "russia", "kind": "x"}), 409)
     assert_error(leaflets.post("/v1/messages", "coalition", {"id": "leaflets", "to_area": AREA, "kind": "x"}), 409)
+
+
+def test_a_party_reached_later_reads_what_the_broadcast_said_in_the_event_that_reached_it(leaflets):
+    [sent] = [e for e in leaflets.events("coalition") if e["type"] == "broadcast.sent"]
+    said = {k: sent[k] for k in ("t", "kind", "text", "ref", "area", "window")}
+    [reached] = [e for e in leaflets.events("russia") if e["type"] == "broadcast.reached"]
+    # what a page following the log from just before the reach reads: the area and text with it
+    later = leaflets.events("russia", after=reached["seq"] - 1)
+    assert [e for e in later if e["type"] == "broadcast.reached"][0]["sent"] == said
+    assert reached["sent"] == said and said["text"] == "Keep out" and said["area"]["coordinates"] == list(INSIDE)
+    # the reach says nothing of the other parties reached
+    assert "militia" not in str(later) and "un" not in {e.get("party") for e in later}

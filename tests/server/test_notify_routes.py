@@ -125,3 +125,29 @@ def test_a_party_cannot_notify_in_anothers_name(world):
     assert r.status_code == 201, r.text
     [sent] = [e for e in world.events("russia") if e["type"] == "message.sent"]
     assert sent["from"] == "militia" and sent["message"] == "notify/joint/russia/1"
+
+
+def test_the_notified_party_sees_the_operations_version_and_state_as_its_events_told_it(notified):
+    def listed():
+        return {o["id"]: o for o in notified.get("/v1/operations", "militia")}["c-told"]
+
+    def told(kind):
+        return [e for e in notified.events("militia") if e["type"] == kind and e["operation"] == "c-told"]
+
+    assert (listed()["version"], listed()["state"]) == (1, "planned")
+    notified.clock.set(61)  # the window (60 to 120) opens on the service's clock
+    notified.service.tick()
+    assert (listed()["state"], told("operation.activated")[0]["version"]) == ("active", 1)
+    amended = _plan("c-told", ["militia"])
+    amended["volumes"][0]["radius_m"] = 2000
+    r = notified.client.put("/v1/operations/c-told", json=amended, headers=notified.h("coalition", **{"If-Match": "1"}))
+    assert r.status_code == 200, r.text
+    assert (listed()["version"], told("operation.amended")[0]["version"]) == (2, 2)
+    r = notified.client.delete("/v1/operations/c-told", params={"reason": "called off"}, headers=notified.h("coalition"))
+    assert r.status_code == 200, r.text
+    cancelled = told("operation.cancelled")[0]
+    assert listed()["state"] == "cancelled"
+    assert listed()["cancelled"] == {"at": cancelled["t"], "by": "coalition", "reason": "called off"}
+    # the plan it was not notified of stays unlisted, and the notifier's priority untold
+    assert "priority" not in listed()
+    assert "c-secret" not in {o["id"] for o in notified.get("/v1/operations", "militia")}

@@ -178,6 +178,8 @@ def test_an_area_broadcast_is_drawn_with_who_it_reached(site, open_as):
     expect()(pro_regime.locator("#inbox li[data-message='area/leaflets-1/pro-regime/1']")).to_contain_text(
         "coalition → pro-regime (area broadcast leaflets-1)")
     assert russia.locator(".broadcast-label").count() == 0  # not reached: nothing of it
+    asked = []  # the page needs no second reading of the log from its start to learn what was said
+    russia.on("request", lambda r: asked.append(r.url) if "/v1/events" in r.url else None)
     site.report("russia", "patrol-9", CONVOY[0] + 0.02, CONVOY[1])
     expect()(russia.locator(".broadcast-label", has_text="leaflets-1")).to_contain_text("reached you", timeout=10_000)
     entry = items_tab(coalition).locator("li[data-broadcast='leaflets-1']")
@@ -186,8 +188,30 @@ def test_an_area_broadcast_is_drawn_with_who_it_reached(site, open_as):
     coalition.get_by_role("tab", name="Log").click()
     expect()(coalition.locator("#log li[data-type='broadcast.reached']", has_text="russia")).to_contain_text(
         "area broadcast leaflets-1 from coalition reached russia")
+    expect()(russia.locator(".broadcast-label", has_text="leaflets-1")).to_contain_text("Turn back")
+    assert not [u for u in asked if "after=0" in u], asked
     for page in (coalition, pro_regime, russia):
         no_page_errors(page)
+
+
+def test_an_operations_state_and_version_are_the_services_and_follow_its_events(site, open_as):
+    now = site.clock()
+    site.post("un", "/v1/operations", {"id": "un-night-run", "notify": ["coalition"], "volumes": [{
+        "geometry": {"type": "Point", "coordinates": [38.70, 33.35]}, "radius_m": 2000,
+        "window": {"start": format_time(now + timedelta(minutes=30)), "end": format_time(now + timedelta(hours=3))}}]})
+    coalition = open_as("coalition")
+    label = coalition.locator(".op-label", has_text="un-night-run")
+    expect()(label).to_contain_text("planned")
+    # the state the service lists, not one worked out from the windows: a plan whose windows are
+    # over but that the list says is planned is planned
+    assert coalition.evaluate("""operationState({id: 'x', state: 'planned', volumes: [{window:
+        {start: '2017-06-06T00:00:00Z', end: '2017-06-06T01:00:00Z'}}]})""") == "planned"
+    assert coalition.evaluate("versionOf({id: 'x', version: 3})") == 3
+    site.clock.jump(minutes=31)  # the window opens on the service's clock: operation.activated comes to the page
+    expect()(label).to_contain_text("active", timeout=15_000)
+    items = items_tab(coalition)
+    expect()(items.locator("li[data-operation='un-night-run']")).to_contain_text("State: active")
+    no_page_errors(coalition)
 
 
 def test_a_zone_drawn_on_the_page_is_proposed_to_the_parties_it_names_and_notified(site, open_as):
@@ -229,7 +253,8 @@ def test_an_event_kind_the_page_does_not_know_is_still_listed(site, open_as):
         "operation op-x · party coalition · parties coalition")
     page.evaluate("""addEvents([{seq: 1e9 + 1, t: '2017-06-06T02:00:00Z', type: 'operation.activated', operation: 'op-x',
                                  party: 'coalition'}])""")
-    expect()(page.locator("#log li[data-type='operation.activated']")).to_contain_text("operation op-x of coalition is active")
+    expect()(page.locator("#log li[data-type='operation.activated']", has_text="op-x")).to_contain_text(
+        "operation op-x of coalition is active")
     no_page_errors(page)
 
 

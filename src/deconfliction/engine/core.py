@@ -77,12 +77,19 @@ class _Broadcast:
 
 @dataclass(frozen=True, slots=True)
 class BroadcastRecord:
-    """An area broadcast as it stands: who sent it, and which parties it reached, when."""
+    """An area broadcast as it stands: who sent it, and which parties it reached, when; and what
+    it said (its kind, text, ref, area and window, as its ``broadcast.sent`` has them)."""
 
     id: str
     sender: str
     sent_at: datetime
     reached: tuple[tuple[str, datetime], ...]
+    kind: str = ""
+    text: str = ""
+    ref: str | None = None
+    area: dict | None = None
+    """The area as GeoJSON."""
+    window: TimeWindow | None = None
 
 
 DRAFT_WINDOW = timedelta(seconds=60)
@@ -366,12 +373,45 @@ class Engine:
 
     # -- agreement ----------------------------------------------------------------------------
     def agree_zone(self, t: datetime, zone_id: str, by: str) -> list[Event]:
-        """``by``, named in the zone, agrees it: from now on the zone binds it too."""
+        """``by``, named in the zone, agrees it: from now on the zone binds it too, and so do the
+        zone's open plan conflicts whose window is not over: for each, in the order they were
+        found, ``plan.conflict_bound`` naming ``by`` (the operation's party learns who now stands
+        behind the zone); and where no party of the zone had warned the operation's party of it
+        (the zone bound nobody else), ``by`` warns it now, as the conflict's first warning."""
         self._agreements.check(zone_id, by)
         events = self.advance(t)
         self._agreements.agree(zone_id, by, t, self._seq + 1)
         status = self._agreements.record(zone_id).status
-        return events + [self._event(t, EventType.ZONE_AGREED, {"zone": zone_id, "by": by, "status": status})]
+        events.append(self._event(t, EventType.ZONE_AGREED, {"zone": zone_id, "by": by, "status": status}))
+        return events + self._bind_open_conflicts(t, zone_id, by)
+
+    def _bind_open_conflicts(self, t: datetime, zone_id: str, by: str) -> list[Event]:
+        """The zone's open conflicts now bind ``by`` (see :meth:`agree_zone`)."""
+        out: list[Event] = []
+        zone = self.zones[zone_id]
+        for key in [k for k, f in self._open_conflicts.items() if k[1] == zone_id and f["other_kind"] == "zone"]:
+            fields = self._open_conflicts[key]
+            if by in fields["parties"]:
+                continue
+            op = self.operations[key[0]]
+            window = next((c.window for c in conflicts_with_zones(op, [zone])), None)
+            if window is None or (window.end is not None and window.end <= t):
+                continue
+            warned = len(fields["parties"]) > 1
+            fields["parties"] = [*fields["parties"], by]
+            for item in key:
+                self._involved.setdefault(item, set()).add(by)
+            event = self._event(t, EventType.PLAN_CONFLICT_BOUND, {
+                "operation": op.id, "other": zone_id, "other_kind": "zone", "party": by,
+                "parties": list(fields["parties"]), "window": {"start": window.start, "end": window.end}})
+            out.append(event)
+            if not warned:
+                text = (f"Your planned operation {op.id} enters zone {zone.id} ({zone.name or zone.kind}), "
+                        "where your party is not on the allowed list. Acknowledge.")
+                cause = {"event": event.seq, "type": str(event.type), "operation": op.id, "other": zone_id}
+                out += self._warn(t, message_key(op.id, zone_id, *self._round_part(key)), by, op.party, text,
+                                  zone_id, cause, window.end)
+        return out
 
     def decline_zone(self, t: datetime, zone_id: str, by: str, reason: str) -> list[Event]:
         """``by``, named in the zone, declines it, saying why: the zone does not bind it."""
@@ -739,7 +779,8 @@ class Engine:
     def broadcast_record(self, broadcast_id: str) -> BroadcastRecord | None:
         """An area broadcast and the parties it has reached so far, or None for an id never used."""
         b = self._broadcasts.get(broadcast_id)
-        return None if b is None else BroadcastRecord(b.id, b.sender, b.sent_at, tuple(b.reached.items()))
+        return None if b is None else BroadcastRecord(b.id, b.sender, b.sent_at, tuple(b.reached.items()), b.kind,
+                                                      b.text, b.ref, b.shape.to_geojson(), b.window)
 
     def message_count(self) -> int:
         """How many message ids are used (parties' messages and automatic warnings)."""

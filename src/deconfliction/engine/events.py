@@ -48,6 +48,7 @@ class EventType(StrEnum):
     OPERATION_ACTIVATED = "operation.activated"
     OPERATION_ENDED = "operation.ended"
     PLAN_CONFLICT_ENDED = "plan.conflict_ended"
+    PLAN_CONFLICT_BOUND = "plan.conflict_bound"
     DRAFT_CHECKED = "draft.checked"
     DRAFT_CONFLICT = "draft.conflict"
 

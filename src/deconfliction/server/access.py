@@ -20,6 +20,7 @@ from ..engine.core import NOTIFICATION, Engine
 from ..engine.events import Event, EventType
 from ..engine.model import Zone
 from ..engine.strategic import PlanConflict
+from ..times import format_time
 from . import render
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ class Viewer:
 
 
 _ZONE_TRACKING = frozenset({"zone.approaching", "zone.entered", "zone.exited", "zone.crossed"})
-_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended"})
+_BETWEEN_UNITS = frozenset({"plan.conflict", "proximity.predicted", "separation.lost", "plan.conflict_ended",
+                            "plan.conflict_bound"})
 _CHANGES = frozenset({"zone.amended", "zone.withdrawn", "operation.amended", "operation.cancelled",
                       "operation.activated", "operation.ended"})
 """Changes of a zone or an operation (by its owner, or by the clock), for the parties told of it then."""
@@ -92,7 +94,7 @@ class Access:
 
     def view(self, event: dict) -> dict:
         """An event as the viewer may see it (call after :meth:`sees`): see :func:`event_view`."""
-        return event_view(event, self.viewer)
+        return event_view(event, self.viewer, self.engine)
 
     def caused(self, events: Iterable[Event]) -> list[dict]:
         """The events a command caused that the party that sent it may see, in the answer to it:
@@ -168,7 +170,8 @@ class Access:
     def operations(self, log: Iterable[dict]) -> list[dict]:
         """The viewer's operations, whole (with their version, and their state as their events told
         it); another party's that notified the viewer of it (``notify``), with what the notification told (name and
-        volumes, ``notified: true``); and another party's where the log has a plan.conflict between
+        volumes, ``notified: true``) and what the operation's events since told it (version, state,
+        cancellation: it is among their ``parties``); and another party's where the log has a plan.conflict between
         it and one of the viewer's, and only what the conflict needs: with which, and when."""
         engine, party = self.engine, self.viewer.party
         out = [{"id": op.id, "party": op.party, "priority": op.priority, "volumes": [render.volume(v) for v in op.volumes],
@@ -176,7 +179,8 @@ class Access:
                 **render.operation_state(engine.operation_state(op.id), engine.ended.get(op.id))}
                for op in engine.operations.values() if op.party == party]
         out += [{"id": op.id, "party": op.party, "name": op.name, "notified": True,
-                 "volumes": [render.volume(v) for v in op.volumes]}
+                 "volumes": [render.volume(v) for v in op.volumes], "version": engine.versions.get(op.id),
+                 **render.operation_state(engine.operation_state(op.id), engine.ended.get(op.id))}
                 for op in engine.operations.values() if op.party != party and self.notified_of(op.id)]
         mine_all = {o["id"] for o in out if o["party"] == party}
         for e in log:
@@ -234,13 +238,20 @@ def event_visible(event: dict, viewer: Viewer, engine: Engine) -> bool:
     return Access(engine, viewer).sees(event)
 
 
-def event_view(event: dict, viewer: Viewer) -> dict:
+def event_view(event: dict, viewer: Viewer, engine: Engine) -> dict:
     """An event as the viewer may see it (call after :func:`event_visible`).
+
+    A ``broadcast.reached`` carries what the broadcast said (``sent``: its ``broadcast.sent``'s t,
+    kind, text, ref, area and window): whoever sees it may see that event too, and a party reached
+    later than the broadcast was sent need not read the log again from before it.
 
     An incident's notification record is given whole only to a coordinator and, item by item, to
     the parties that declared the zone or plan; anyone else sees of an item only the entries
     about itself (and nothing of items it was not told about), marked ``partial``.
     """
+    if event.get("type") == "broadcast.reached" and (b := engine.broadcast_record(event["broadcast"])) is not None:
+        return {**event, "sent": {"t": format_time(b.sent_at), "kind": b.kind, "text": b.text, "ref": b.ref,
+                                  "area": b.area, "window": render.window(b.window)}}
     if event.get("type") != "incident.reported" or viewer.coordinator:
         return event
     notified = []

@@ -29,7 +29,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   token: null, me: null, events: new Map(), lastSeq: 0, messages: new Map(), zones: [], operations: [],
   units: [], clock: {service: Date.now(), local: Date.now(), rate: 1}, abort: null, drawn: null, checked: null,
-  ended: new Map(), broadcasts: new Map(), versions: new Map(),  // by item id: withdrawals and cancellations, versions amended; area broadcasts by id
+  ended: new Map(), broadcasts: new Map(),  // by item id: withdrawals and cancellations; area broadcasts by id
 };
 let map, layers, partyStyles = new Map();
 

@@ -11,8 +11,6 @@ function trackItem(e) {
     case "operation.cancelled":
       state.ended.set(e.operation, {what: "operation", verb: "cancelled", by: e.party, reason: e.reason, t: e.t, version: e.version});
       break;
-    case "zone.amended": state.versions.set(e.zone, e.version); break;
-    case "operation.amended": state.versions.set(e.operation, e.version); break;
     case "broadcast.sent":
       state.broadcasts.set(e.broadcast, {...(state.broadcasts.get(e.broadcast) || {reached: []}),
         id: e.broadcast, from: e.from, kind: e.kind, text: e.text, area: e.area, window: e.window, t: e.t});
@@ -20,41 +18,21 @@ function trackItem(e) {
     case "broadcast.reached": {
       const b = state.broadcasts.get(e.broadcast) || {id: e.broadcast, from: e.from, reached: []};
       if (!b.reached.some((r) => r.party === e.party)) b.reached.push({party: e.party, t: e.t, via: e.via, message: e.message});
+      // reached later than it was sent: the service gives what the broadcast said with the reach
+      // (its broadcast.sent is older than what the page has read)
+      if (!b.area && e.sent) Object.assign(b, {kind: e.sent.kind, text: e.sent.text, area: e.sent.area, window: e.sent.window, t: e.sent.t});
       state.broadcasts.set(e.broadcast, b);
-      // reached later than it was sent: the broadcast's own event (its area and text) is older than
-      // what the page has read, and became ours only now
-      if (!b.area && state.me && e.party === state.me.party) rereadSoon();
       break;
     }
     default: break;
   }
 }
 
-let rereadPending = false;
-function rereadSoon() {
-  if (rereadPending) return;
-  rereadPending = true;
-  setTimeout(async () => {
-    rereadPending = false;
-    try {
-      for (let after = 0, page = 0; page < 100; page++) {
-        const batch = await api(`/v1/events?after=${after}&limit=10000`);
-        addEvents(batch.filter((e) => e.type === "broadcast.sent"));
-        if (batch.length < 10000) break;
-        after = batch[batch.length - 1].seq;
-      }
-    } catch (err) { showFailure(err); }
-  }, 200);
-}
-
-// -- an operation's state: by its windows at the service's time, unless it was cancelled -------------
-function operationState(op, t = serviceNow()) {
-  if (state.ended.has(op.id) || op.state === "cancelled") return "cancelled";
-  if (!op.volumes) return op.state || null;  // another party's plan: only its conflict is known
-  const starts = op.volumes.map((v) => v.window && v.window.start), ends = op.volumes.map((v) => v.window && v.window.end);
-  if (starts.every(Boolean) && t < Math.min(...starts.map(Date.parse))) return "planned";
-  if (ends.every(Boolean) && t >= Math.max(...ends.map(Date.parse))) return "ended";
-  return "active";
+// -- an operation's state: as the service lists it (its events told it), or cancelled by an event
+// the page has read before the list caught up -------------------------------------------------------
+function operationState(op) {
+  if (state.ended.has(op.id)) return "cancelled";
+  return op.state || null;  // another party's plan known only by its conflict comes without one
 }
 
 function withdrawal(id, item) {
@@ -64,9 +42,9 @@ function withdrawal(id, item) {
   return w ? {verb: item.withdrawn ? "withdrawn" : "cancelled", by: w.by, reason: w.reason, t: w.at} : null;
 }
 
-// The version the list gave, or a later one an amendment event told of (another party's plan comes without one).
+// The version the list gave (another party's plan known only by its conflict comes without one).
 function versionOf(item) {
-  return Math.max(item.version || 0, state.versions.get(item.id) || 0) || null;
+  return item.version || null;
 }
 
 const endedText = (w) => `${w.verb} by ${w.by} at ${shortTime(w.t)}: ${w.reason}`;

@@ -66,6 +66,8 @@ function describe(e) {
       return `${e.tracks.join(" and ")} (${e.parties.join(", ")}) ${e.distance_m ?? "?"} m apart`;
     case "plan.conflict":
       return `operation ${e.operation} meets ${e.other_kind} ${e.other} (${e.parties.join(", ")}), ${win(e.window)}`;
+    case "plan.conflict_bound":
+      return `operation ${e.operation} meets zone ${e.other}, which ${e.party} now agreed (${e.parties.join(", ")})`;
     case "plan.conflict_ended":
       return `operation ${e.operation} no longer meets ${e.other_kind} ${e.other}: ${e.reason}`;
     case "zone.declared":
