@@ -1,25 +1,13 @@
 """Amendments, withdrawals and cancellations in the engine: versions, conflicts that end, warnings resolved."""
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from geographiclib.geodesic import Geodesic
 
-from deconfliction import Circle, Engine, Operation, Party, Policy, Report, TimeWindow, Volume4D, Zone
+from deconfliction import Operation, Report, TimeWindow, Volume4D, Zone
 from deconfliction.errors import Refused
+from tests.engine.lifecycle_world import FAR, T0, at, world
 from tests.shapes import TANF
-
-T0 = datetime(2017, 6, 6, tzinfo=timezone.utc)
-FAR = Circle(30.0, 20.0, 1000.0)
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def world() -> Engine:
-    lines = {"alpha": ["bravo", "charlie"], "bravo": ["charlie"], "charlie": [], "delta": []}
-    return Engine(Policy(perimeter_m=10_000), [Party(p, channels=tuple(c)) for p, c in lines.items()])
 
 
 ZONE = Zone("z", TANF, ("alpha",), ("alpha",), proposer="alpha")

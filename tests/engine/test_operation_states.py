@@ -1,26 +1,15 @@
 """Operations move planned -> active -> ended on the engine's clock, or are cancelled: each change is
 an event at its own time, once, never after a cancellation, rescheduled by an amendment."""
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconfliction import Circle, Engine, Operation, Party, Policy, TimeWindow, Volume4D, Zone
+from deconfliction import Circle, Operation, TimeWindow, Volume4D, Zone
 from deconfliction.engine.states import state_at
+from tests.engine.lifecycle_world import FAR, T0, at, world
 from tests.shapes import TANF
-
-T0 = datetime(2017, 6, 6, tzinfo=timezone.utc)
-FAR = Circle(30.0, 20.0, 1000.0)
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def world() -> Engine:
-    lines = {"alpha": ["bravo", "charlie"], "bravo": ["charlie"], "charlie": [], "delta": []}
-    return Engine(Policy(perimeter_m=10_000), [Party(p, channels=tuple(c)) for p, c in lines.items()])
 
 
 def convoy(*windows: tuple, shape=FAR) -> Operation:
