@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from ..errors import Problem
 
 MAX_DEPTH = 32
@@ -42,6 +44,8 @@ def is_text(s: str) -> bool:
 def value_problems(value: Any, path: tuple = (), max_depth: int = MAX_DEPTH, limit: int = 20) -> list[Problem]:
     """Texts (values and keys) that are not Unicode, and lists or mappings nested deeper than
     ``max_depth``, each named by its path; at most ``limit`` problems."""
+    if _plain(value, max_depth):
+        return []
     problems: list[Problem] = []
     stack: list[tuple[Any, tuple, int]] = [(value, path, 0)]
     while stack and len(problems) < limit:
@@ -64,3 +68,24 @@ def value_problems(value: Any, path: tuple = (), max_depth: int = MAX_DEPTH, lim
                 stack.extend((v, (*where, i), depth + 1) for i, v in enumerate(item))
     problems.sort(key=lambda p: p.path)
     return problems
+
+
+def _plain(value: Any, max_depth: int) -> bool:
+    """The usual case, cheaply: every text encodes (orjson refuses a lone surrogate in a value or a
+    key) and no list or mapping is nested ``max_depth`` deep (only containers are walked). False
+    when in doubt (orjson refuses it for any reason): the full walk then names the problems."""
+    try:
+        orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return False
+    if type(value) is not dict and type(value) is not list:
+        return True
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth >= max_depth:
+            return False
+        for v in (item.values() if type(item) is dict else item):
+            if type(v) is dict or type(v) is list:
+                stack.append((v, depth + 1))
+    return True
