@@ -92,6 +92,12 @@ class BroadcastRecord:
     window: TimeWindow | None = None
 
 
+def _zone_conflict_text(op_id: str, zone: Zone) -> str:
+    """The warning to an operation's party whose plan enters a zone it is not allowed in."""
+    return (f"Your planned operation {op_id} enters zone {zone.id} ({zone.name or zone.kind}), "
+            "where your party is not on the allowed list. Acknowledge.")
+
+
 DRAFT_WINDOW = timedelta(seconds=60)
 """The while over which a party's dry runs are counted against the limit a draft.check command carries."""
 
@@ -406,8 +412,7 @@ class Engine:
                 "parties": list(fields["parties"]), "window": {"start": window.start, "end": window.end}})
             out.append(event)
             if not warned:
-                text = (f"Your planned operation {op.id} enters zone {zone.id} ({zone.name or zone.kind}), "
-                        "where your party is not on the allowed list. Acknowledge.")
+                text = _zone_conflict_text(op.id, zone)
                 cause = {"event": event.seq, "type": str(event.type), "operation": op.id, "other": zone_id}
                 out += self._warn(t, message_key(op.id, zone_id, *self._round_part(key)), by, op.party, text,
                                   zone_id, cause, window.end)
@@ -500,8 +505,8 @@ class Engine:
         ``limit``: RateLimited (nothing changed) if the party's dry runs in the :data:`DRAFT_WINDOW`
         up to ``t`` number ``limit`` already (the count is the log's, so it holds however many
         processes write the log, and across restarts)."""
-        if limit is not None and (wait_s := self.draft_wait_s(party, t, limit)):
-            raise RateLimited(f"at most {limit} dry runs a minute per party; retry in {wait_s} s", wait_s)
+        if limit is not None:
+            self.check_draft_rate(party, t, limit)
         events = self.advance(t)
         mine = self._drafts.setdefault(party, deque())
         mine.append(t)
@@ -515,13 +520,14 @@ class Engine:
                 "item_kind": n["item_kind"], "window": dict(n["window"])}))
         return events
 
-    def draft_wait_s(self, party: str, t: datetime, limit: int) -> int:
-        """Whole seconds from ``t`` until the party may make another dry run under ``limit`` a
-        :data:`DRAFT_WINDOW` (0: it may now), by the dry runs the log has of it."""
+    def check_draft_rate(self, party: str, t: datetime, limit: int) -> None:
+        """RateLimited, with the whole seconds from ``t`` until the party may make another dry run,
+        if the dry runs the log has of it in the :data:`DRAFT_WINDOW` up to ``t`` number ``limit``."""
         recent = [d for d in self._drafts.get(party, ()) if d > t - DRAFT_WINDOW]
         if len(recent) < limit:
-            return 0
-        return max(1, math.ceil((recent[-limit] + DRAFT_WINDOW - t).total_seconds())) if recent else 60
+            return
+        wait_s = max(1, math.ceil((recent[-limit] + DRAFT_WINDOW - t).total_seconds())) if recent else 60
+        raise RateLimited(f"at most {limit} dry runs a minute per party; retry in {wait_s} s", wait_s)
 
     def check_zone(self, zone: Zone) -> list[PlanConflict]:
         """Conflicts a zone would have with the operations declared, without declaring it (through
@@ -551,8 +557,7 @@ class Engine:
             zone = self.zones[c.other]
             sender = next((p for p in self.bound(zone.id) if p != party), None)
             if sender is not None:
-                text = (f"Your planned operation {c.operation} enters zone {zone.id} ({zone.name or zone.kind}), "
-                        "where your party is not on the allowed list. Acknowledge.")
+                text = _zone_conflict_text(c.operation, zone)
                 out += self._warn(t, message_key(c.operation, zone.id, *round_), sender, party, text, zone.id,
                                   cause, c.window.end)
         else:

@@ -12,7 +12,6 @@ from ..app.commands import draft_command, operations_command, parse_items
 from ..engine.core import Engine
 from ..engine.model import Operation
 from ..engine.strategic import PlanConflict
-from ..errors import RateLimited
 from .access import Access, Viewer
 from .auth import service_of
 from .bodies import RequestId, own, write
@@ -38,8 +37,7 @@ async def dry_run(request: Request, viewer: Viewer, kind: str, spec: dict, rid: 
     limit = service.settings.dry_runs_per_minute
     ledger = service.ledger
     with ledger.lock:
-        if wait_s := ledger.engine.draft_wait_s(viewer.party, service.clock(), limit):
-            raise RateLimited(f"at most {limit} dry runs a minute per party; retry in {wait_s} s", wait_s)
+        ledger.engine.check_draft_rate(viewer.party, service.clock(), limit)
         shown, hidden, told = Access(ledger.engine, viewer).draft_conflicts(find(), kind)
     body = {kind: spec["id"], "recorded": False, "conflicts": shown, "hidden_conflicts": hidden,
             "owners_told": hidden > 0}
